@@ -128,10 +128,15 @@ impl Queue {
         // on (it looks for the scraped series in the first write). Validated above:
         // 1 <= max_shards and min_shards <= max_shards.
         let n = q.min_shards.clamp(1, q.max_shards);
-        // Prometheus buffers up to `capacity` per shard and scales to `max_shards`; with a
-        // fixed shard count, spread that total so a burst (a first scrape of many new
-        // series, a slow receiver) is absorbed as it would be there.
-        let per_shard = q.capacity.saturating_mul(q.max_shards) / n;
+        // Prometheus buffers up to `capacity` per shard and scales to `max_shards`. From
+        // the WAL, `capacity` per shard as there: the backlog waits on disk, and memory
+        // stays flat whatever the outage. From memory, with a fixed shard count, spread
+        // the total so that a burst (a first scrape of many new series, a slow receiver)
+        // is absorbed as it would be there.
+        let per_shard = match wal {
+            Some(_) => q.capacity,
+            None => q.capacity.saturating_mul(q.max_shards) / n,
+        };
         let settings = ShardSettings {
             capacity: per_shard.max(q.max_samples_per_send),
             max_samples_per_send: q.max_samples_per_send,

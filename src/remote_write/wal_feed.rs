@@ -60,6 +60,14 @@ pub(crate) struct WalFeed {
     pub shards_stopped: watch::Receiver<bool>,
 }
 
+/// Outcome of moving the read batch into the shards.
+enum Pushed {
+    All,
+    /// This shard is full: wait for it to take samples out.
+    Full(Arc<ShardBuffer>),
+    Closed,
+}
+
 /// A pushed batch awaiting acknowledgement.
 struct Pending {
     end: Position,
@@ -77,8 +85,10 @@ impl WalFeed {
         tracing::info!(url = %self.url, reader = %self.id, position = ?reader.position(), "remote write reading the wal");
         let mut pending: VecDeque<Pending> = VecDeque::new();
         let mut batch: Vec<Sample> = Vec::with_capacity(READ_BATCH);
-        // Next sample of `batch` to push, and the batch's end position until all is pushed.
-        let mut next = 0usize;
+        // The read batch split by shard, waiting to be moved into the shards.
+        let mut per_shard: Vec<VecDeque<Sample>> =
+            self.shards.iter().map(|_| VecDeque::new()).collect();
+        // The batch's end position, until all of it is pushed.
         let mut batch_end: Option<Position> = None;
         let mut last_commit = Instant::now();
         loop {
@@ -91,20 +101,18 @@ impl WalFeed {
                 last_commit = Instant::now();
             }
             let tick = tokio::time::sleep_until(last_commit + COMMIT_INTERVAL);
-            if let Some(full) = self.push_from(&batch, &mut next) {
-                let Some(shard) = self.shards.get(full).cloned() else {
-                    break;
-                };
-                tokio::select! {
-                    _ = shard.space() => {}
-                    _ = tick => {}
-                    _ = self.control.changed() => {}
+            match self.push_pending(&mut per_shard) {
+                Pushed::All => {}
+                Pushed::Full(shard) => {
+                    tokio::select! {
+                        _ = shard.space() => {}
+                        _ = tick => {}
+                        _ = self.control.changed() => {}
+                    }
+                    continue;
                 }
-                continue;
-            }
-            if next < batch.len() {
                 // A shard is closed: the queue is stopping.
-                break;
+                Pushed::Closed => break,
             }
             if let Some(end) = batch_end.take() {
                 // Taken after the whole batch is pushed: acknowledged once every shard
@@ -112,8 +120,6 @@ impl WalFeed {
                 let pushed = self.shards.iter().map(|s| s.pushed()).collect();
                 pending.push_back(Pending { end, pushed });
             }
-            batch.clear();
-            next = 0;
             let before = reader.position();
             match reader.read(&mut batch, READ_BATCH) {
                 Ok(end) if end != before || !batch.is_empty() => batch_end = Some(end),
@@ -127,6 +133,7 @@ impl WalFeed {
                     continue;
                 }
             }
+            self.split(&mut batch, &mut per_shard);
             if batch_end.is_none() {
                 if mode == Mode::Draining {
                     // Caught up with the head after scraping stopped.
@@ -174,29 +181,46 @@ impl WalFeed {
         }
     }
 
-    fn shard_of(&self, s: &Sample) -> usize {
-        shard_of_labels(s.series.labels.wire_bytes(), self.shards.len())
+    /// Moves `batch` (emptied) into the per-shard queues, in order; no reference counting.
+    fn split(&self, batch: &mut Vec<Sample>, per_shard: &mut [VecDeque<Sample>]) {
+        if let [only] = per_shard {
+            only.extend(batch.drain(..));
+            return;
+        }
+        for s in batch.drain(..) {
+            let i = shard_of_labels(s.series.labels.wire_bytes(), per_shard.len());
+            if let Some(q) = per_shard.get_mut(i) {
+                q.push_back(s);
+            }
+        }
     }
 
-    /// Pushes `batch[*next..]` in order; stops at the first sample whose shard is full
-    /// (returns that shard) or closed (returns None with `*next` short of the end).
-    fn push_from(&self, batch: &[Sample], next: &mut usize) -> Option<usize> {
-        let mut queued = 0i64;
-        let mut full = None;
-        while let Some(s) = batch.get(*next) {
-            let i = self.shard_of(s);
-            match self.shards.get(i).map(|shard| shard.push(s)) {
-                Some(Push::Queued) => queued += 1,
-                Some(Push::Full) => {
-                    full = Some(i);
+    /// Moves the per-shard queues into the shards, each under one lock.
+    fn push_pending(&self, per_shard: &mut [VecDeque<Sample>]) -> Pushed {
+        let (mut queued, mut full, mut closed) = (0, None, false);
+        for (q, shard) in per_shard.iter_mut().zip(&self.shards) {
+            if q.is_empty() {
+                continue;
+            }
+            let len = q.len();
+            let r = shard.push_many(q);
+            queued += len - q.len();
+            match r {
+                Push::Queued => {}
+                Push::Full => full = full.or_else(|| Some(shard.clone())),
+                Push::Closed => {
+                    full = None;
+                    closed = true;
                     break;
                 }
-                Some(Push::Closed) | None => break,
             }
-            *next += 1;
         }
-        self.metrics.queue_length.inc_by(queued);
-        full
+        self.metrics.queue_length.inc_by(queued as i64);
+        match full {
+            _ if closed => Pushed::Closed,
+            Some(shard) => Pushed::Full(shard),
+            None => Pushed::All,
+        }
     }
 
     /// Commits up to the last batch every shard has finished.

@@ -43,6 +43,7 @@
 //!
 //! [`Sample`]: crate::series::Sample
 
+mod live;
 mod metrics;
 mod reader;
 mod record;

@@ -4,7 +4,7 @@
 //! segment), yields samples with their series resolved, follows the writer (tail mode),
 //! and skips what the disk bound deleted or damage made unreadable, counting it.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
+use super::live::RefMap;
 use super::metrics::{ReaderLabels, WalDropReason};
 use super::record::{RecordType, SamplesIter, SeriesIter};
 use super::segment::{self, Chunks, Next};
@@ -44,8 +45,9 @@ pub struct WalReader {
     /// Length of the current segment once it is sealed (it no longer changes).
     sealed_len: Option<u64>,
     chunks: Chunks,
-    /// Series defined so far in the current segment.
-    series: HashMap<u64, Arc<Series>>,
+    /// Series defined so far in the current segment, when it was written by an earlier
+    /// process (this process's segments resolve through the live series map).
+    series: RefMap<Arc<Series>>,
     /// Samples consumed in the current segment (read or skipped).
     read_in_seg: u64,
     committed: Position,
@@ -88,7 +90,7 @@ impl WalReader {
             file: None,
             sealed_len: None,
             chunks: Chunks::default(),
-            series: HashMap::new(),
+            series: RefMap::default(),
             read_in_seg: 0,
             committed: Position::default(),
             inflight: VecDeque::new(),
@@ -270,12 +272,16 @@ impl WalReader {
         let next = self.chunks.next(file, limit).map_err(|e| io(&self.id, e))?;
         let outcome = match next {
             Next::Record { ty, payload } => {
+                let own = self.seg >= self.inner.first_own_segment;
                 let (n, unknown, newest, ok) = match ty {
-                    RecordType::Series => {
-                        let ok = define(&mut self.series, payload);
-                        (0, 0, i64::MIN, ok)
+                    // This process's series are in the live map already.
+                    RecordType::Series if own => (0, 0, i64::MIN, true),
+                    RecordType::Series => (0, 0, i64::MIN, define(&mut self.series, payload)),
+                    RecordType::Samples if own => {
+                        let live = self.inner.lock_live();
+                        resolve(|id| live.get(id), payload, out)
                     }
-                    RecordType::Samples => resolve(&self.series, payload, out),
+                    RecordType::Samples => resolve(|id| self.series.get(&id), payload, out),
                 };
                 self.read_in_seg += n;
                 self.newest_read_ts = self.newest_read_ts.max(newest);
@@ -348,6 +354,10 @@ impl WalReader {
         self.sealed_len = None;
         self.chunks.reset(0);
         self.series.clear();
+        if seg >= self.inner.first_own_segment {
+            // Replay of earlier processes' segments is over: give its map back.
+            self.series.shrink_to_fit();
+        }
         self.read_in_seg = 0;
     }
 
@@ -371,7 +381,9 @@ impl WalReader {
                     ty: RecordType::Series,
                     payload,
                 } => {
-                    define(&mut self.series, payload);
+                    if self.seg < self.inner.first_own_segment {
+                        define(&mut self.series, payload);
+                    }
                 }
                 Next::Record { payload, .. } => {
                     self.read_in_seg += SamplesIter::count(payload).unwrap_or(0);
@@ -454,8 +466,9 @@ pub(crate) fn parse_position(text: &str) -> Option<Position> {
     }
 }
 
-/// Adds a Series record's definitions; false if it is malformed.
-fn define(series: &mut HashMap<u64, Arc<Series>>, payload: &[u8]) -> bool {
+/// Adds a Series record's definitions (labels decoded from disk); false if the record is
+/// malformed.
+fn define(series: &mut RefMap<Arc<Series>>, payload: &[u8]) -> bool {
     for def in SeriesIter::new(payload) {
         let Ok((id, wire)) = def else { return false };
         let Some(labels) = Labels::from_wire(wire) else {
@@ -474,8 +487,8 @@ fn define(series: &mut HashMap<u64, Arc<Series>>, payload: &[u8]) -> bool {
 
 /// Decodes a Samples record into `out`: (samples consumed, unknown refs, newest timestamp,
 /// well-formed).
-fn resolve(
-    series: &HashMap<u64, Arc<Series>>,
+fn resolve<'a>(
+    series: impl Fn(u64) -> Option<&'a Arc<Series>>,
     payload: &[u8],
     out: &mut Vec<Sample>,
 ) -> (u64, u64, i64, bool) {
@@ -488,7 +501,7 @@ fn resolve(
             return (n, unknown, newest, false);
         };
         n += 1;
-        match series.get(&id) {
+        match series(id) {
             Some(series) => {
                 newest = newest.max(ts);
                 out.push(Sample {

@@ -2,7 +2,6 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::{File, OpenOptions};
-use std::hash::{BuildHasherDefault, Hasher};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -12,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
+use super::live::LiveSeries;
 use super::metrics::{DeleteReason, RecordKind, RecordLabels, WalMetrics};
 use super::reader::{StartAt, WalReader, parse_position};
 use super::record::{self, MAX_SAMPLES_PER_RECORD, RecordType, SERIES_RECORD_TARGET};
@@ -52,6 +52,11 @@ pub(crate) struct Inner {
     pub readers: Mutex<Readers>,
     pub metrics: WalMetrics,
     sync_tx: Mutex<mpsc::Sender<SyncMsg>>,
+    /// Series logged by this process; lock order: `writer` before `index` before `live`.
+    pub live: Mutex<LiveSeries>,
+    /// The first segment written by this process: readers resolve refs of this one and
+    /// later ones through `live`, and decode earlier ones' Series records.
+    pub first_own_segment: u64,
 }
 
 /// End of the appended data, published after every append.
@@ -99,8 +104,6 @@ struct Writer {
     samples: u64,
     first_sample: u64,
     newest_ts: i64,
-    /// Refs whose Series record is in the current segment.
-    logged: HashSet<u64, BuildHasherDefault<IdHasher>>,
     /// Encode buffer, reused by every append.
     buf: Vec<u8>,
     /// A write failed: the segment may end in a partial record, start a new one.
@@ -161,7 +164,6 @@ impl Wal {
                 samples: 0,
                 first_sample,
                 newest_ts: i64::MIN,
-                logged: HashSet::default(),
                 buf: Vec::with_capacity(64 << 10),
                 broken: false,
             }),
@@ -170,6 +172,8 @@ impl Wal {
             readers: Mutex::new(readers),
             metrics,
             sync_tx: Mutex::new(sync_tx),
+            live: Mutex::default(),
+            first_own_segment: seq,
             opts,
         });
         inner.enforce_bound(seq, 0);
@@ -203,13 +207,15 @@ impl Wal {
         let w = &mut *w;
         w.buf.clear();
         let (mut series_records, mut sample_records) = (0u64, 0u64);
+        let mut live = inner.lock_live();
         for chunk in samples.chunks(MAX_SAMPLES_PER_RECORD) {
-            series_records += encode_series(&mut w.buf, &mut w.logged, chunk);
+            series_records += encode_series(&mut w.buf, &mut live, w.seq, chunk);
             let start = record::begin(&mut w.buf, RecordType::Samples);
             record::put_samples(&mut w.buf, chunk);
             record::finish(&mut w.buf, start);
             sample_records += 1;
         }
+        drop(live);
         let path = || segment::path(&inner.opts.dir, w.seq);
         let Some(file) = w.file.as_mut() else {
             return Err(AppendError::Write {
@@ -330,6 +336,10 @@ impl Inner {
         self.index.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    pub fn lock_live(&self) -> MutexGuard<'_, LiveSeries> {
+        self.live.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     pub fn lock_readers(&self) -> MutexGuard<'_, Readers> {
         self.readers.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -367,7 +377,6 @@ impl Inner {
         w.first_sample += w.samples;
         w.size = 0;
         w.samples = 0;
-        w.logged.clear();
         w.broken = false;
         self.lock_index().segs.insert(
             next,
@@ -394,6 +403,7 @@ impl Inner {
                 .filter(|(s, _)| **s != head)
                 .map(|(_, i)| i.bytes)
                 .sum::<u64>();
+        let mut deleted = false;
         while total > self.opts.max_bytes {
             let Some((&seq, &info)) = idx.segs.first_key_value() else {
                 break;
@@ -407,6 +417,7 @@ impl Inner {
                 idx.bound_deleted.pop_first();
             }
             total = total.saturating_sub(info.bytes);
+            deleted = true;
             tracing::warn!(
                 segment = seq,
                 samples = info.samples,
@@ -414,6 +425,16 @@ impl Inner {
                 "wal over its disk bound; deleted the oldest segment"
             );
         }
+        if deleted {
+            self.prune_live(&idx);
+        }
+    }
+
+    /// Forgets the series no segment on disk defines any more.
+    fn prune_live(&self, idx: &Index) {
+        let oldest = idx.segs.keys().next().copied().unwrap_or(u64::MAX);
+        let left = self.lock_live().prune(oldest);
+        self.metrics.live_series.set(left as i64);
     }
 
     fn truncate(&self) -> usize {
@@ -438,6 +459,7 @@ impl Inner {
             n += 1;
         }
         if n > 0 {
+            self.prune_live(&idx);
             tracing::debug!(segments = n, below = min, "wal truncated");
         }
         n
@@ -479,17 +501,13 @@ impl Inner {
     }
 }
 
-/// Encodes a Series record for the refs of `chunk` not yet in `logged`; returns the number
-/// of records written (0 when every series is already logged).
-fn encode_series(
-    buf: &mut Vec<u8>,
-    logged: &mut HashSet<u64, BuildHasherDefault<IdHasher>>,
-    chunk: &[Sample],
-) -> u64 {
+/// Encodes a Series record for the refs of `chunk` not yet logged in segment `seg`; returns
+/// the number of records written (0 when every series is already logged).
+fn encode_series(buf: &mut Vec<u8>, live: &mut LiveSeries, seg: u64, chunk: &[Sample]) -> u64 {
     let mut records = 0;
     let mut start = record::begin(buf, RecordType::Series);
     for s in chunk {
-        if logged.insert(s.series.id.0) {
+        if live.needs_record(&s.series, seg) {
             record::put_series(buf, s.series.id.0, s.series.labels.wire_bytes());
             if buf.len() - start > SERIES_RECORD_TARGET {
                 record::finish(buf, start);
@@ -627,26 +645,6 @@ fn run_sync(inner: Weak<Inner>, rx: mpsc::Receiver<SyncMsg>, interval: Duration)
                 inner.truncate();
             }
         }
-    }
-}
-
-/// Hasher for series refs (already unique integers): one multiply instead of SipHash.
-#[derive(Default)]
-struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        }
-    }
-
-    fn write_u64(&mut self, v: u64) {
-        self.0 = v.wrapping_mul(0x9E37_79B9_7F4A_7C15);
     }
 }
 
