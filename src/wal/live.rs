@@ -15,7 +15,6 @@
 //! series of the backlog on disk (labels only, never samples).
 
 use std::collections::HashMap;
-use std::collections::hash_map::Entry;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
@@ -24,57 +23,110 @@ use crate::series::Series;
 /// A map keyed by series ref (already unique integers).
 pub(crate) type RefMap<V> = HashMap<u64, V, BuildHasherDefault<IdHasher>>;
 
+/// Refs per page (a power of two).
+const PAGE_BITS: u32 = 12;
+const PAGE_LEN: usize = 1 << PAGE_BITS;
+/// Refs at or above `PAGE_LEN << MAX_PAGES_BITS` (never allocated by a process in practice)
+/// go to a hash map instead of the page table.
+const MAX_PAGES_BITS: u32 = 24;
+
 /// One series the writer has logged.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 struct LiveEntry {
-    series: Arc<Series>,
+    series: Option<Arc<Series>>,
     /// The newest segment whose Series record defines it.
     logged_in: u64,
 }
 
+/// Entries of `PAGE_LEN` consecutive refs, and how many are occupied.
+#[derive(Debug)]
+struct Page {
+    entries: Box<[LiveEntry]>,
+    used: usize,
+}
+
 /// Ref → series logged by this process, with the newest segment that logged each (which
 /// also tells the writer whether the current segment has it yet).
+///
+/// Why pages, not a hash map: every sample is looked up twice (writer and reader), and a
+/// hash map scatters consecutive refs over a table of megabytes (a cache miss each). Refs
+/// are handed out in sequence and a scrape's series were mostly created together, so a
+/// table indexed by ref reads memory almost sequentially. A page whose series have all
+/// gone is freed.
 #[derive(Debug, Default)]
 pub(crate) struct LiveSeries {
-    map: RefMap<LiveEntry>,
+    pages: Vec<Option<Page>>,
+    /// Refs too large for the page table.
+    overflow: RefMap<LiveEntry>,
 }
 
 impl LiveSeries {
+    fn slot(&mut self, id: u64) -> &mut LiveEntry {
+        let page_no = id >> PAGE_BITS;
+        if page_no >= 1 << MAX_PAGES_BITS {
+            return self.overflow.entry(id).or_default();
+        }
+        let page_no = page_no as usize;
+        if self.pages.len() <= page_no {
+            self.pages.resize_with(page_no + 1, || None);
+        }
+        let page = self.pages[page_no].get_or_insert_with(|| Page {
+            entries: (0..PAGE_LEN).map(|_| LiveEntry::default()).collect(),
+            used: 0,
+        });
+        let e = &mut page.entries[(id as usize) & (PAGE_LEN - 1)];
+        if e.series.is_none() {
+            page.used += 1;
+        }
+        e
+    }
+
     /// True if `s` has no Series record in segment `seg` yet; marks it as logged there.
     pub fn needs_record(&mut self, s: &Arc<Series>, seg: u64) -> bool {
-        match self.map.entry(s.id.0) {
-            Entry::Occupied(mut e) => {
-                let e = e.get_mut();
-                if !Arc::ptr_eq(&e.series, s) {
-                    e.series = s.clone();
-                }
-                let first = e.logged_in != seg;
-                e.logged_in = seg;
-                first
-            }
-            Entry::Vacant(v) => {
-                v.insert(LiveEntry {
-                    series: s.clone(),
-                    logged_in: seg,
-                });
-                true
-            }
+        let e = self.slot(s.id.0);
+        match &e.series {
+            Some(old) if Arc::ptr_eq(old, s) => {}
+            _ => e.series = Some(s.clone()),
         }
+        let first = e.logged_in != seg;
+        e.logged_in = seg;
+        first
     }
 
     /// The series of ref `id` in a segment written by this process.
     pub fn get(&self, id: u64) -> Option<&Arc<Series>> {
-        self.map.get(&id).map(|e| &e.series)
+        let page_no = id >> PAGE_BITS;
+        let e = if page_no >= 1 << MAX_PAGES_BITS {
+            self.overflow.get(&id)?
+        } else {
+            let page = self.pages.get(page_no as usize)?.as_ref()?;
+            page.entries.get((id as usize) & (PAGE_LEN - 1))?
+        };
+        e.series.as_ref()
     }
 
     /// Drops the series whose newest Series record is in a segment before `oldest` (all
-    /// deleted); returns how many entries remain.
+    /// deleted); returns how many remain.
     pub fn prune(&mut self, oldest: u64) -> usize {
-        self.map.retain(|_, e| e.logged_in >= oldest);
-        if self.map.capacity() > 2 * self.map.len() + 1024 {
-            self.map.shrink_to_fit();
+        let mut left = 0;
+        for slot in &mut self.pages {
+            let Some(page) = slot else { continue };
+            for e in page.entries.iter_mut() {
+                if e.series.is_some() && e.logged_in < oldest {
+                    e.series = None;
+                    page.used -= 1;
+                }
+            }
+            left += page.used;
+            if page.used == 0 {
+                *slot = None;
+            }
         }
-        self.map.len()
+        while self.pages.last().is_some_and(Option::is_none) {
+            self.pages.pop();
+        }
+        self.overflow.retain(|_, e| e.logged_in >= oldest);
+        left + self.overflow.len()
     }
 }
 
@@ -125,5 +177,22 @@ mod tests {
         assert!(live.get(b_id).is_none());
         assert!(live.get(a.id.0).is_some());
         assert!(live.get(u64::MAX).is_none());
+        assert_eq!(live.prune(3), 0);
+        assert!(live.pages.is_empty(), "empty pages are freed");
+    }
+
+    #[test]
+    fn huge_refs_use_the_overflow_map() {
+        let mut live = LiveSeries::default();
+        let s = Arc::new(Series {
+            id: crate::series::SeriesRef(u64::MAX - 1),
+            labels: Labels::from_pairs([("a", "b")]),
+        });
+        assert!(live.needs_record(&s, 1));
+        assert!(!live.needs_record(&s, 1));
+        assert!(live.pages.is_empty());
+        assert!(Arc::ptr_eq(live.get(s.id.0).unwrap(), &s));
+        assert_eq!(live.prune(2), 0);
+        assert!(live.get(s.id.0).is_none());
     }
 }
