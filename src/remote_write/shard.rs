@@ -304,9 +304,12 @@ impl ShardWorker {
                 r = self.client.store(body.clone()) => r,
                 _ = aborted(&mut control) => return self.abandon(n),
             };
-            self.metrics
-                .send_duration
-                .observe(start.elapsed().as_secs_f64());
+            let took = start.elapsed();
+            self.metrics.send_duration.observe(took.as_secs_f64());
+            self.metrics.send_nanos.fetch_add(
+                u64::try_from(took.as_nanos()).unwrap_or(u64::MAX),
+                Ordering::Relaxed,
+            );
             match result {
                 Ok(status) => {
                     self.metrics.request(Some(status));

@@ -11,6 +11,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -18,6 +19,8 @@ use tokio::time::Instant;
 
 use super::metrics::EndpointMetrics;
 use super::shard::{Mode, Push, ShardBuffer};
+use super::shard_set::{ShardFactory, ShardSet};
+use super::sharding::{Observed, ShardCalculator, UPDATE_INTERVAL};
 use crate::series::Sample;
 use crate::wal::{Position, ReaderError, StartAt, Wal, WalReader};
 
@@ -50,14 +53,14 @@ pub(crate) struct WalFeed {
     pub id: String,
     pub start: StartAt,
     pub url: Arc<str>,
-    pub shards: Vec<Arc<ShardBuffer>>,
+    /// The running shards; replaced by a drained-then-restarted set when resharding.
+    pub set: ShardSet,
+    pub factory: ShardFactory,
+    /// `(min_shards, max_shards)`.
+    pub bounds: (usize, usize),
     pub metrics: EndpointMetrics,
     /// Running → Draining (read to the head, then drain the shards) → Aborted.
     pub control: watch::Receiver<Mode>,
-    /// The shards' control, which this task moves to Draining once all is pushed.
-    pub shard_control: Arc<watch::Sender<Mode>>,
-    /// True once every shard task has ended.
-    pub shards_stopped: watch::Receiver<bool>,
 }
 
 /// Outcome of moving the read batch into the shards.
@@ -74,12 +77,20 @@ struct Pending {
     pushed: Vec<u64>,
 }
 
+/// Counters at the last shard-count evaluation.
+struct Sampled {
+    at: Instant,
+    appended: u64,
+    done: u64,
+    send_nanos: u64,
+}
+
 impl WalFeed {
     /// Runs until drained or aborted; commits what was acknowledged on the way out.
     pub async fn run(mut self) {
         let Some(mut reader) = self.open().await else {
             // Aborted before the reader could be opened: the shards have nothing.
-            self.shard_control.send_replace(Mode::Draining);
+            self.set.drain();
             return;
         };
         tracing::info!(url = %self.url, reader = %self.id, position = ?reader.position(), "remote write reading the wal");
@@ -87,10 +98,14 @@ impl WalFeed {
         let mut batch: Vec<Sample> = Vec::with_capacity(READ_BATCH);
         // The read batch split by shard, waiting to be moved into the shards.
         let mut per_shard: Vec<VecDeque<Sample>> =
-            self.shards.iter().map(|_| VecDeque::new()).collect();
+            self.set.buffers.iter().map(|_| VecDeque::new()).collect();
         // The batch's end position, until all of it is pushed.
         let mut batch_end: Option<Position> = None;
         let mut last_commit = Instant::now();
+        let mut calc = ShardCalculator::new(self.bounds.0, self.bounds.1);
+        let mut sampled = self.sample(&reader, 0);
+        // Samples finished by shard sets already replaced.
+        let mut done_before = 0u64;
         loop {
             let mode = *self.control.borrow_and_update();
             if mode == Mode::Aborted {
@@ -99,6 +114,23 @@ impl WalFeed {
             if last_commit.elapsed() >= COMMIT_INTERVAL {
                 self.commit_acked(&mut reader, &mut pending);
                 last_commit = Instant::now();
+            }
+            if mode == Mode::Running && sampled.at.elapsed() >= UPDATE_INTERVAL {
+                let now = self.sample(&reader, done_before);
+                let want = self.desired(&mut calc, &sampled, &now);
+                sampled = now;
+                if want != self.set.buffers.len() {
+                    let queues = &mut per_shard;
+                    let Some(old_done) =
+                        self.reshard(want, &mut reader, &mut pending, queues).await
+                    else {
+                        break;
+                    };
+                    // The new set counts from zero.
+                    done_before += old_done;
+                    last_commit = Instant::now();
+                    continue;
+                }
             }
             let tick = tokio::time::sleep_until(last_commit + COMMIT_INTERVAL);
             match self.push_pending(&mut per_shard) {
@@ -117,7 +149,7 @@ impl WalFeed {
             if let Some(end) = batch_end.take() {
                 // Taken after the whole batch is pushed: acknowledged once every shard
                 // has finished this many.
-                let pushed = self.shards.iter().map(|s| s.pushed()).collect();
+                let pushed = self.set.buffers.iter().map(|s| s.pushed()).collect();
                 pending.push_back(Pending { end, pushed });
             }
             let before = reader.position();
@@ -133,7 +165,7 @@ impl WalFeed {
                     continue;
                 }
             }
-            self.split(&mut batch, &mut per_shard);
+            split(&mut batch, &mut per_shard);
             if batch_end.is_none() {
                 if mode == Mode::Draining {
                     // Caught up with the head after scraping stopped.
@@ -147,6 +179,77 @@ impl WalFeed {
             }
         }
         self.finish(&mut reader, &mut pending).await;
+    }
+
+    /// The counters the shard count is computed from.
+    fn sample(&self, reader: &WalReader, done_before: u64) -> Sampled {
+        Sampled {
+            at: Instant::now(),
+            appended: reader.appended(),
+            done: done_before + self.set.done(),
+            send_nanos: self.metrics.send_nanos.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The shard count for the last interval (the current one while nothing was sent:
+    /// an outage is no measure of what the receiver can take).
+    fn desired(&self, calc: &mut ShardCalculator, from: &Sampled, to: &Sampled) -> usize {
+        let current = self.set.buffers.len();
+        let interval = to.at.duration_since(from.at).as_secs_f64();
+        let highest = self.metrics.highest_sent_ms();
+        let seen = Observed {
+            samples_in: to.appended.saturating_sub(from.appended),
+            samples_out: to.done.saturating_sub(from.done),
+            send_seconds: to.send_nanos.saturating_sub(from.send_nanos) as f64 / 1e9,
+            delay_seconds: match highest {
+                i64::MIN => 0.0,
+                h => self.wal.newest_timestamp().saturating_sub(h).max(0) as f64 / 1000.0,
+            },
+        };
+        let d = calc.update(seen, interval, current);
+        self.metrics.desired_shards.set(d.desired);
+        if seen.samples_out == 0 {
+            return current;
+        }
+        d.shards
+    }
+
+    /// Drains the running set (everything pushed to it is then settled and committed),
+    /// starts `n` shards and re-splits what was not pushed yet. Returns what the old set
+    /// finished, or None if aborted meanwhile.
+    async fn reshard(
+        &mut self,
+        n: usize,
+        reader: &mut WalReader,
+        pending: &mut VecDeque<Pending>,
+        per_shard: &mut Vec<VecDeque<Sample>>,
+    ) -> Option<u64> {
+        let from = self.set.buffers.len();
+        tracing::info!(url = %self.url, from, to = n, "resharding remote write");
+        self.set.drain();
+        let mut stopped = self.set.stopped.clone();
+        tokio::select! {
+            _ = stopped.wait_for(|s| *s) => {}
+            _ = self.control.wait_for(|m| *m == Mode::Aborted) => return None,
+        }
+        self.commit_acked(reader, pending);
+        // Whatever is left pending was finished too (the set is drained): commit it.
+        if let Some(last) = pending.back() {
+            if let Err(e) = reader.commit(last.end) {
+                tracing::error!(url = %self.url, error = %e, "wal reader commit failed");
+            }
+        }
+        pending.clear();
+        let old_done = self.set.done();
+        self.set = self.factory.start(n);
+        // Per-series order: each series' samples sit in one old queue, in order.
+        let mut next: Vec<VecDeque<Sample>> = (0..n).map(|_| VecDeque::new()).collect();
+        for q in per_shard.iter_mut() {
+            let mut v: Vec<Sample> = q.drain(..).collect();
+            split(&mut v, &mut next);
+        }
+        *per_shard = next;
+        Some(old_done)
     }
 
     /// Opens the reader, retrying while a queue replaced by a reload still holds its id.
@@ -181,24 +284,10 @@ impl WalFeed {
         }
     }
 
-    /// Moves `batch` (emptied) into the per-shard queues, in order; no reference counting.
-    fn split(&self, batch: &mut Vec<Sample>, per_shard: &mut [VecDeque<Sample>]) {
-        if let [only] = per_shard {
-            only.extend(batch.drain(..));
-            return;
-        }
-        for s in batch.drain(..) {
-            let i = shard_of_labels(s.series.labels.wire_bytes(), per_shard.len());
-            if let Some(q) = per_shard.get_mut(i) {
-                q.push_back(s);
-            }
-        }
-    }
-
     /// Moves the per-shard queues into the shards, each under one lock.
     fn push_pending(&self, per_shard: &mut [VecDeque<Sample>]) -> Pushed {
         let (mut queued, mut full, mut closed) = (0, None, false);
-        for (q, shard) in per_shard.iter_mut().zip(&self.shards) {
+        for (q, shard) in per_shard.iter_mut().zip(&self.set.buffers) {
             if q.is_empty() {
                 continue;
             }
@@ -225,7 +314,7 @@ impl WalFeed {
 
     /// Commits up to the last batch every shard has finished.
     fn commit_acked(&self, reader: &mut WalReader, pending: &mut VecDeque<Pending>) {
-        let done: Vec<u64> = self.shards.iter().map(|s| s.done()).collect();
+        let done: Vec<u64> = self.set.buffers.iter().map(|s| s.done()).collect();
         let mut acked = None;
         while let Some(p) = pending.front() {
             if p.pushed.iter().zip(&done).any(|(p, d)| d < p) {
@@ -245,16 +334,33 @@ impl WalFeed {
     /// Drains the shards (unless aborted), waits for them to end and commits what they
     /// acknowledged; the rest stays in the WAL for the next start.
     async fn finish(&mut self, reader: &mut WalReader, pending: &mut VecDeque<Pending>) {
-        self.shard_control.send_if_modified(|m| {
-            let start = *m == Mode::Running;
-            if start {
-                *m = Mode::Draining;
-            }
-            start
-        });
-        let _ = self.shards_stopped.wait_for(|s| *s).await;
+        self.set.drain();
+        let mut stopped = self.set.stopped.clone();
+        let aborted = tokio::select! {
+            _ = stopped.wait_for(|s| *s) => false,
+            _ = self.control.wait_for(|m| *m == Mode::Aborted) => true,
+        };
+        if aborted {
+            // The flush deadline passed: abandon retries (the WAL keeps the data).
+            self.set.control.send_replace(Mode::Aborted);
+            let _ = stopped.wait_for(|s| *s).await;
+        }
         self.commit_acked(reader, pending);
         tracing::info!(url = %self.url, committed = ?reader.committed(), unacknowledged_batches = pending.len(), "remote write wal reader stopped");
+    }
+}
+
+/// Moves `batch` (emptied) into the per-shard queues, in order; no reference counting.
+fn split(batch: &mut Vec<Sample>, per_shard: &mut [VecDeque<Sample>]) {
+    if let [only] = per_shard {
+        only.extend(batch.drain(..));
+        return;
+    }
+    for s in batch.drain(..) {
+        let i = shard_of_labels(s.series.labels.wire_bytes(), per_shard.len());
+        if let Some(q) = per_shard.get_mut(i) {
+            q.push_back(s);
+        }
     }
 }
 

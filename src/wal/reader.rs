@@ -120,6 +120,12 @@ impl WalReader {
         }
     }
 
+    /// Samples appended to the WAL so far (counted from the oldest segment at open): the
+    /// incoming rate of whoever reads it.
+    pub fn appended(&self) -> u64 {
+        self.head.borrow().samples
+    }
+
     /// The last committed position (where a restart resumes).
     pub fn committed(&self) -> Position {
         self.committed

@@ -307,6 +307,11 @@ impl Wal {
         self.inner.lock_index().segs.keys().copied().collect()
     }
 
+    /// Newest sample timestamp appended by this process, ms (`i64::MIN` before any).
+    pub fn newest_timestamp(&self) -> i64 {
+        self.inner.head.borrow().newest_ts
+    }
+
     /// Where appended data ends now.
     pub fn head(&self) -> Position {
         let h = self.inner.head.borrow();
