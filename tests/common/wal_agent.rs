@@ -26,6 +26,17 @@ impl Agent {
 
     /// Starts shoal on `storage` and waits until it is ready.
     pub async fn start_with(config_yaml: &str, storage: &Path, flush_deadline: &str) -> Agent {
+        Agent::start_opts(config_yaml, storage, flush_deadline, "256KB").await
+    }
+
+    /// Starts shoal on `storage` with a WAL disk bound of `max_bytes` (segments of an
+    /// eighth of it) and waits until it is ready.
+    pub async fn start_opts(
+        config_yaml: &str,
+        storage: &Path,
+        flush_deadline: &str,
+        max_bytes: &str,
+    ) -> Agent {
         let dir = tempfile::Builder::new()
             .prefix("shoal-wal-test")
             .tempdir()
@@ -38,7 +49,7 @@ impl Agent {
             format!("--web.listen-address={addr}"),
             format!("--storage.path={}", storage.display()),
             "--storage.wal.enabled".to_string(),
-            "--storage.max-bytes=256KB".to_string(),
+            format!("--storage.max-bytes={max_bytes}"),
             format!("--storage.remote.flush-deadline={flush_deadline}"),
         ];
         let daemon = Daemon::spawn("shoal", &super::shoal::binary(), &args, dir);
