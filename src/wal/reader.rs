@@ -14,12 +14,12 @@ use tokio::sync::watch;
 
 use super::live::RefMap;
 use super::metrics::{ReaderLabels, WalDropReason};
-use super::record::{RecordType, SamplesIter, SeriesIter};
+use super::record::{RecordType, SamplesIter};
+use super::resolve::{define, resolve};
 use super::segment::{self, Chunks, Next};
 use super::writer::{Head, Inner, reader_path, sync_dir};
 use super::{Position, ReaderError};
-use crate::labels::Labels;
-use crate::series::{Sample, Series, SeriesRef};
+use crate::series::{Sample, Series};
 
 /// Read batches remembered for lag accounting until committed.
 const INFLIGHT_KEPT: usize = 1024;
@@ -470,54 +470,4 @@ pub(crate) fn parse_position(text: &str) -> Option<Position> {
         }),
         _ => None,
     }
-}
-
-/// Adds a Series record's definitions (labels decoded from disk); false if the record is
-/// malformed.
-fn define(series: &mut RefMap<Arc<Series>>, payload: &[u8]) -> bool {
-    for def in SeriesIter::new(payload) {
-        let Ok((id, wire)) = def else { return false };
-        let Some(labels) = Labels::from_wire(wire) else {
-            return false;
-        };
-        series.insert(
-            id,
-            Arc::new(Series {
-                id: SeriesRef(id),
-                labels,
-            }),
-        );
-    }
-    true
-}
-
-/// Decodes a Samples record into `out`: (samples consumed, unknown refs, newest timestamp,
-/// well-formed).
-fn resolve<'a>(
-    series: impl Fn(u64) -> Option<&'a Arc<Series>>,
-    payload: &[u8],
-    out: &mut Vec<Sample>,
-) -> (u64, u64, i64, bool) {
-    let Ok(iter) = SamplesIter::new(payload) else {
-        return (0, 0, i64::MIN, false);
-    };
-    let (mut n, mut unknown, mut newest) = (0, 0, i64::MIN);
-    for s in iter {
-        let Ok((id, ts, bits)) = s else {
-            return (n, unknown, newest, false);
-        };
-        n += 1;
-        match series(id) {
-            Some(series) => {
-                newest = newest.max(ts);
-                out.push(Sample {
-                    series: series.clone(),
-                    timestamp: ts,
-                    value: f64::from_bits(bits),
-                });
-            }
-            None => unknown += 1,
-        }
-    }
-    (n, unknown, newest, true)
 }

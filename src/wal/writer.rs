@@ -1,7 +1,7 @@
 //! The writer: open and repair, append, rotation, fsync thread, truncation, disk bound.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -11,18 +11,19 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
+use super::disk::{create_segment, load_positions, scan_all};
 use super::live::LiveSeries;
-use super::metrics::{DeleteReason, RecordKind, RecordLabels, WalMetrics};
-use super::reader::{StartAt, WalReader, parse_position};
+use super::metrics::{RecordKind, RecordLabels, WalMetrics};
+use super::reader::{StartAt, WalReader};
 use super::record::{self, MAX_SAMPLES_PER_RECORD, RecordType, SERIES_RECORD_TARGET};
 use super::segment;
-use super::{AppendError, Damage, OpenError, Position, ReaderError, RepairReport, WalOptions};
+use super::{AppendError, OpenError, Position, ReaderError, RepairReport, WalOptions};
 use crate::series::Sample;
 
 /// Name of the directory of reader position files inside the WAL directory.
 pub(crate) const READERS_DIR: &str = "readers";
 /// Samples-per-segment entries kept for segments the disk bound deleted.
-const BOUND_DELETED_KEPT: usize = 4096;
+pub(crate) const BOUND_DELETED_KEPT: usize = 4096;
 
 /// The WAL: shared by every appender (`&self` methods) and the readers it opens.
 ///
@@ -398,93 +399,6 @@ impl Inner {
         Ok(())
     }
 
-    /// Deletes the oldest sealed segments while the WAL is over `max_bytes`.
-    fn enforce_bound(&self, head: u64, head_size: u64) {
-        let mut idx = self.lock_index();
-        let mut total: u64 = head_size
-            + idx
-                .segs
-                .iter()
-                .filter(|(s, _)| **s != head)
-                .map(|(_, i)| i.bytes)
-                .sum::<u64>();
-        let mut deleted = false;
-        while total > self.opts.max_bytes {
-            let Some((&seq, &info)) = idx.segs.first_key_value() else {
-                break;
-            };
-            if seq == head || !self.delete_segment(seq, DeleteReason::disk_bound) {
-                break;
-            }
-            idx.segs.remove(&seq);
-            idx.bound_deleted.insert(seq, info.samples);
-            while idx.bound_deleted.len() > BOUND_DELETED_KEPT {
-                idx.bound_deleted.pop_first();
-            }
-            total = total.saturating_sub(info.bytes);
-            deleted = true;
-            tracing::warn!(
-                segment = seq,
-                samples = info.samples,
-                max_bytes = self.opts.max_bytes,
-                "wal over its disk bound; deleted the oldest segment"
-            );
-        }
-        if deleted {
-            self.prune_live(&idx);
-        }
-    }
-
-    /// Forgets the series no segment on disk defines any more.
-    fn prune_live(&self, idx: &Index) {
-        let oldest = idx.segs.keys().next().copied().unwrap_or(u64::MAX);
-        let left = self.lock_live().prune(oldest);
-        self.metrics.live_series.set(left as i64);
-    }
-
-    fn truncate(&self) -> usize {
-        let Some(min) = self
-            .lock_readers()
-            .committed
-            .values()
-            .map(|p| p.segment)
-            .min()
-        else {
-            return 0;
-        };
-        let head = self.head.borrow().segment;
-        let mut idx = self.lock_index();
-        let doomed: Vec<u64> = idx.segs.range(..min.min(head)).map(|(s, _)| *s).collect();
-        let mut n = 0;
-        for seq in doomed {
-            if !self.delete_segment(seq, DeleteReason::truncated) {
-                break;
-            }
-            idx.segs.remove(&seq);
-            n += 1;
-        }
-        if n > 0 {
-            self.prune_live(&idx);
-            tracing::debug!(segments = n, below = min, "wal truncated");
-        }
-        n
-    }
-
-    /// Removes a segment file; false (logged) if it could not be removed.
-    fn delete_segment(&self, seq: u64, reason: DeleteReason) -> bool {
-        let path = segment::path(&self.opts.dir, seq);
-        match std::fs::remove_file(&path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => {
-                tracing::error!(path = %path.display(), error = %e, "cannot delete wal segment");
-                return false;
-            }
-        }
-        self.metrics.deleted(reason);
-        true
-    }
-
     fn sync_head(&self) -> std::io::Result<()> {
         let file = match self.lock_writer().file.as_ref() {
             Some(f) => f.try_clone()?,
@@ -527,91 +441,6 @@ fn encode_series(buf: &mut Vec<u8>, live: &mut LiveSeries, seg: u64, chunk: &[Sa
         records += 1;
     }
     records
-}
-
-/// Scans every segment: counts samples, cuts a torn tail of the last, reports damage.
-fn scan_all(dir: &Path, seqs: &[u64]) -> Result<(Index, RepairReport), OpenError> {
-    let mut index = Index::default();
-    let mut report = RepairReport {
-        segments: seqs.len(),
-        ..RepairReport::default()
-    };
-    for (i, &seq) in seqs.iter().enumerate() {
-        let path = segment::path(dir, seq);
-        let scan = segment::scan(&path).map_err(|e| OpenError::io(&path, e))?;
-        let mut bytes = scan.file_len;
-        if scan.damage.is_some() {
-            let damage = Damage {
-                at: Position {
-                    segment: seq,
-                    offset: scan.good_end,
-                },
-                bytes_lost: scan.file_len.saturating_sub(scan.good_end),
-            };
-            if i + 1 == seqs.len() {
-                // Where a crash leaves damage: cut it so the segment ends cleanly.
-                OpenOptions::new()
-                    .write(true)
-                    .open(&path)
-                    .and_then(|f| f.set_len(scan.good_end).and_then(|()| f.sync_all()))
-                    .map_err(|e| OpenError::io(&path, e))?;
-                bytes = scan.good_end;
-                tracing::warn!(
-                    segment = seq,
-                    offset = scan.good_end,
-                    bytes_cut = damage.bytes_lost,
-                    "wal segment ended in a torn record; cut at the last good record"
-                );
-                report.torn_tail = Some(damage);
-            } else {
-                tracing::warn!(
-                    segment = seq,
-                    offset = scan.good_end,
-                    bytes_lost = damage.bytes_lost,
-                    "wal segment damaged; readers skip from there to the next segment"
-                );
-                report.corruptions.push(damage);
-            }
-        }
-        index.segs.insert(
-            seq,
-            SegInfo {
-                bytes,
-                samples: scan.samples,
-                first_sample: report.samples,
-            },
-        );
-        report.samples += scan.samples;
-    }
-    Ok((index, report))
-}
-
-/// Committed positions of every reader with a position file: endpoints not opened yet in
-/// this process still hold back truncation (until [`Wal::remove_reader`]).
-fn load_positions(dir: &Path) -> Result<HashMap<String, Position>, OpenError> {
-    let mut out = HashMap::new();
-    for entry in std::fs::read_dir(dir).map_err(|e| OpenError::io(dir, e))? {
-        let entry = entry.map_err(|e| OpenError::io(dir, e))?;
-        let Ok(id) = entry.file_name().into_string() else {
-            continue;
-        };
-        if id.ends_with(".tmp") {
-            continue;
-        }
-        let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
-        // A damaged file holds everything back: its reader restarts from the oldest.
-        let pos = parse_position(&text).unwrap_or_default();
-        out.insert(id, pos);
-    }
-    Ok(out)
-}
-
-fn create_segment(path: &Path) -> std::io::Result<File> {
-    OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(path)
 }
 
 /// Fsyncs a directory so that created, renamed and deleted entries survive power loss.
