@@ -1,0 +1,128 @@
+//! `shoal demo` end to end, without a terminal: it starts its peers, adds and removes one
+//! on its timer, stops at `--demo.duration`, reports no missing and no duplicate slot,
+//! exits 0 and leaves no peer process or port behind.
+
+use std::collections::BTreeMap;
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Demo duration plus start-up, shutdown (handoff, flush) and a loaded machine.
+const EXIT_DEADLINE: Duration = Duration::from_secs(120);
+
+/// `key=value` fields of a status, event or summary line.
+fn fields(line: &str) -> BTreeMap<&str, &str> {
+    line.split_whitespace()
+        .filter_map(|kv| kv.split_once('='))
+        .collect()
+}
+
+fn num(f: &BTreeMap<&str, &str>, key: &str) -> u64 {
+    f.get(key)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no number {key} in {f:?}"))
+}
+
+#[test]
+fn demo_churns_peers_without_missing_or_duplicate_slots_and_cleans_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_path = dir.path().join("stdout");
+    let err_path = dir.path().join("stderr");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_shoal"))
+        .args(["demo", "--demo.duration=40s", "--demo.churn-interval=12s"])
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out_path).unwrap())
+        .stderr(std::fs::File::create(&err_path).unwrap())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if start.elapsed() > EXIT_DEADLINE {
+            // SIGKILL: the peers die with it (PR_SET_PDEATHSIG).
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "demo did not exit within {EXIT_DEADLINE:?}; stdout:\n{}",
+                std::fs::read_to_string(&out_path).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let out = std::fs::read_to_string(&out_path).unwrap();
+    let err = std::fs::read_to_string(&err_path).unwrap();
+    let context = format!("stdout:\n{out}\nstderr:\n{err}");
+    assert!(status.success(), "demo exited with {status}; {context}");
+
+    // One status line per second while running, parseable; once started, every target
+    // has exactly one owner and the peers agree, except around a membership change.
+    let statuses: Vec<BTreeMap<&str, &str>> = out
+        .lines()
+        .filter(|l| l.starts_with("status "))
+        .map(fields)
+        .collect();
+    assert!(
+        statuses.len() >= 30,
+        "{} status lines; {context}",
+        statuses.len()
+    );
+    let settled = statuses
+        .iter()
+        .filter(|f| num(f, "t") >= 10)
+        .filter(|f| num(f, "owned") == num(f, "targets") && num(f, "views") == 1)
+        .count();
+    assert!(
+        settled * 10 >= (statuses.len() - 10) * 7,
+        "only {settled} of {} status lines show one owner per target and one view; {context}",
+        statuses.len()
+    );
+
+    let summary = out
+        .lines()
+        .find(|l| l.starts_with("summary "))
+        .map(fields)
+        .unwrap_or_else(|| panic!("no summary line; {context}"));
+    eprintln!("{summary:?}");
+    assert_eq!(num(&summary, "seen"), num(&summary, "targets"), "{context}");
+    assert!(num(&summary, "slots") > 100, "{context}");
+    for zero in ["missing", "duplicate", "off_grid", "late", "failed"] {
+        assert_eq!(num(&summary, zero), 0, "{zero}; {context}");
+    }
+    assert!(num(&summary, "added") >= 1, "{context}");
+    assert!(num(&summary, "removed") >= 1, "{context}");
+
+    // Every peer it started is gone, and so are its web ports.
+    let peers: Vec<BTreeMap<&str, &str>> = out
+        .lines()
+        .filter(|l| l.contains(" started ") || l.contains(" added "))
+        .map(fields)
+        .collect();
+    assert!(peers.len() >= 4, "{context}");
+    for p in &peers {
+        let pid = num(p, "pid");
+        let exited = format!("exited peer={} pid={pid} ", p["peer"]);
+        assert!(out.contains(&exited), "no exit of {p:?}; {context}");
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        assert!(
+            !String::from_utf8_lossy(&cmdline).contains("--cluster.node-name=peer-"),
+            "peer {p:?} still runs; {context}"
+        );
+        let web: SocketAddr = p["web"].parse().unwrap();
+        assert!(
+            TcpStream::connect_timeout(&web, Duration::from_millis(500)).is_err(),
+            "{web} of {p:?} still accepts connections"
+        );
+    }
+    let setup = out
+        .lines()
+        .find(|l| l.contains(" setup "))
+        .map(fields)
+        .unwrap();
+    assert!(
+        !std::path::Path::new(setup["dir"]).exists(),
+        "work dir {} left behind",
+        setup["dir"]
+    );
+}
