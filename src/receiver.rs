@@ -152,7 +152,8 @@ impl Receiver {
 
     /// Removes and returns the samples recorded so far, in arrival order (a long-running
     /// reader such as `shoal demo` keeps memory bounded this way; [`Receiver::samples`]
-    /// then sees only what arrived since).
+    /// then sees only what arrived since, and [`Receiver::wait_for_samples`] counts only
+    /// what is still held).
     pub fn take_samples(&self) -> Vec<ReceivedSample> {
         std::mem::take(&mut self.shared.lock_recorded().samples)
     }

@@ -9,6 +9,7 @@
 pub mod config;
 pub mod display;
 pub mod ledger;
+pub mod owners;
 pub mod peers;
 pub mod status;
 pub mod targets;
@@ -27,6 +28,7 @@ use crate::receiver::Receiver;
 use crate::series::STALE_NAN_BITS;
 use display::{Frame, PeerRow};
 use ledger::{SlotLedger, SlotTotals, TargetKey};
+use owners::Owners;
 use peers::{Exit, PeerSet};
 
 /// Slots younger than this are not counted live: their samples may still be on the way.
@@ -157,6 +159,8 @@ struct Demo {
     client: reqwest::Client,
     /// Whether key presses are read.
     keys: bool,
+    /// Who owned what at the last refresh.
+    owners: Owners,
     summary: Summary,
 }
 
@@ -251,6 +255,16 @@ impl Demo {
             .iter()
             .map(|p| status::poll(&self.client, p.web));
         let reports = futures::future::join_all(asks).await;
+        let owners = Owners::from_reports(
+            self.peers
+                .peers()
+                .iter()
+                .map(|p| p.name.as_str())
+                .zip(reports.iter()),
+        );
+        if let Some(moved) = owners::describe(&self.owners.update(owners)) {
+            self.out.event(moved);
+        }
         let rows = self
             .peers
             .peers()
@@ -330,6 +344,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Summary> {
         },
         client,
         keys: keys.is_some(),
+        owners: Owners::default(),
         summary: Summary {
             targets: addrs.count(),
             ..Summary::default()

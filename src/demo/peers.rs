@@ -78,6 +78,19 @@ pub struct Peer {
     child: Child,
 }
 
+/// What a new peer got.
+#[derive(Clone, Debug)]
+pub struct Started {
+    /// Node name.
+    pub name: String,
+    /// Process id.
+    pub pid: u32,
+    /// Web address.
+    pub web: SocketAddr,
+    /// Gossip address.
+    pub gossip: SocketAddr,
+}
+
 /// A peer process that ended.
 #[derive(Debug)]
 pub struct Exit {
@@ -138,7 +151,7 @@ impl PeerSet {
     }
 
     /// Starts one more peer, named after the lowest index no live process uses.
-    pub fn add(&mut self) -> Result<&Peer, PeerError> {
+    pub fn add(&mut self) -> Result<Started, PeerError> {
         let index = (0..)
             .find(|i| self.peers.iter().all(|p| p.index != *i))
             .unwrap_or(self.peers.len());
@@ -178,7 +191,10 @@ impl PeerSet {
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
-            .kill_on_drop(true);
+            .kill_on_drop(true)
+            // A process group of its own: a Ctrl-C at the terminal reaches only the demo,
+            // which then stops the peers in order.
+            .process_group(0);
         die_with_parent(&mut cmd);
         let child = cmd.spawn().map_err(|e| PeerError::Spawn {
             name: name.clone(),
@@ -186,6 +202,12 @@ impl PeerSet {
             source: e,
         })?;
         let pid = child.id().unwrap_or(0);
+        let started = Started {
+            name: name.clone(),
+            pid,
+            web,
+            gossip,
+        };
         self.peers.push(Peer {
             name,
             index,
@@ -197,8 +219,7 @@ impl PeerSet {
             started: Instant::now(),
             child,
         });
-        let last = self.peers.len() - 1;
-        Ok(&self.peers[last])
+        Ok(started)
     }
 
     /// SIGTERMs the newest running peer (never the oldest, which new peers join);

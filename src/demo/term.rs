@@ -55,7 +55,8 @@ impl KeyMode {
                 let mut stdin = std::io::stdin();
                 let mut buf = [0u8; 1];
                 while let Ok(1) = stdin.read(&mut buf) {
-                    if tx.blocking_send(buf[0]).is_err() {
+                    let [key] = buf;
+                    if tx.blocking_send(key).is_err() {
                         break;
                     }
                 }
