@@ -12,7 +12,6 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
-use std::sync::Mutex;
 use std::time::Instant;
 
 use common::cluster::{
@@ -20,17 +19,16 @@ use common::cluster::{
     slots_between, total, up_slots, wait_converged, wait_view,
 };
 use common::gossip_proxy::GossipProxy;
+use tokio::sync::Mutex;
+
 use common::{Receiver, Reply, Shoal, TargetServer, now_ms};
 
 const PLAIN: usize = 39;
 const PROBES: usize = 20;
 
-/// One scenario at a time (see the module doc).
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
+/// One scenario at a time (see the module doc); async, so a failed test does not
+/// poison it for the others.
+static SERIAL: Mutex<()> = Mutex::const_new(());
 
 struct Setup {
     fleet: Fleet,
@@ -111,7 +109,7 @@ fn moved(before: &BTreeMap<String, String>, after: &BTreeMap<String, String>, jo
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_peers_split_targets_and_hand_over_on_sigterm() {
-    let _serial = serial();
+    let _serial = SERIAL.lock().await;
     let s = setup().await;
     let mut peers = s.start_peers(3).await;
     for p in &peers {
@@ -193,7 +191,7 @@ async fn three_peers_split_targets_and_hand_over_on_sigterm() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scale_three_to_five_to_two() {
-    let _serial = serial();
+    let _serial = SERIAL.lock().await;
     let s = setup().await;
     let mut peers = s.start_peers(3).await;
     let from = s.owned_from(&peers[0]).await;
@@ -235,7 +233,7 @@ async fn scale_three_to_five_to_two() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rolling_restart_of_every_peer() {
-    let _serial = serial();
+    let _serial = SERIAL.lock().await;
     let s = setup().await;
     let mut peers = s.start_peers(3).await;
     let from = s.owned_from(&peers[0]).await;
@@ -256,7 +254,7 @@ async fn rolling_restart_of_every_peer() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_is_taken_over_after_failure_detection() {
-    let _serial = serial();
+    let _serial = SERIAL.lock().await;
     let s = setup().await;
     let mut peers = s.start_peers(3).await;
     let from = s.owned_from(&peers[0]).await;
@@ -328,7 +326,7 @@ async fn sigkill_is_taken_over_after_failure_detection() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn partition_gives_duplicates_never_gaps_and_heals() {
-    let _serial = serial();
+    let _serial = SERIAL.lock().await;
     let s = setup().await;
     // Every peer advertises a relay, so the test can drop gossip between groups.
     let mut proxy = GossipProxy::new();
