@@ -120,7 +120,14 @@ async fn three_peers_split_targets_and_hand_over_on_sigterm() {
     let from = s.owned_from(&peers[0]).await;
     let steady_from = now_ms() + INTERVAL_MS;
     let steady_to = steady_from + 5 * INTERVAL_MS;
-    let counts = slots_between("joins and steady", &s.receiver, &s.fleet, from, steady_to).await;
+    let counts = slots_between(
+        "joins and steady",
+        &s.receiver,
+        &s.fleet.instances(),
+        from,
+        steady_to,
+    )
+    .await;
     assert_clean("joins and steady", &counts);
 
     // Every target is owned by exactly one peer, and all peers agree on who.
@@ -185,7 +192,14 @@ async fn three_peers_split_targets_and_hand_over_on_sigterm() {
     let (_, took) = wait_converged(&refs).await;
     eprintln!("survivors converged {took:?} after peer-2 exited");
     let to = now_ms() + 3 * INTERVAL_MS;
-    let counts = slots_between("sigterm handoff", &s.receiver, &s.fleet, from, to).await;
+    let counts = slots_between(
+        "sigterm handoff",
+        &s.receiver,
+        &s.fleet.instances(),
+        from,
+        to,
+    )
+    .await;
     assert_clean("sigterm handoff", &counts);
 }
 
@@ -209,7 +223,14 @@ async fn scale_three_to_five_to_two() {
         moved(&before, &peers[0].owners().await, &name);
     }
     let five_at = now_ms() + 2 * INTERVAL_MS;
-    let counts = slots_between("scale 3 -> 5", &s.receiver, &s.fleet, from, five_at).await;
+    let counts = slots_between(
+        "scale 3 -> 5",
+        &s.receiver,
+        &s.fleet.instances(),
+        from,
+        five_at,
+    )
+    .await;
     assert_clean("scale 3 -> 5", &counts);
 
     // 5 -> 2: three peers get SIGTERM at once, as an HPA scale-down of a Parallel
@@ -227,7 +248,14 @@ async fn scale_three_to_five_to_two() {
     let refs: Vec<&Peer> = peers.iter().collect();
     wait_converged(&refs).await;
     let to = now_ms() + 3 * INTERVAL_MS;
-    let counts = slots_between("scale 3 -> 5 -> 2", &s.receiver, &s.fleet, from, to).await;
+    let counts = slots_between(
+        "scale 3 -> 5 -> 2",
+        &s.receiver,
+        &s.fleet.instances(),
+        from,
+        to,
+    )
+    .await;
     assert_clean("scale 3 -> 5 -> 2", &counts);
 }
 
@@ -248,7 +276,14 @@ async fn rolling_restart_of_every_peer() {
         eprintln!("peer-{i} restarted and rejoined in {:?}", started.elapsed());
     }
     let to = now_ms() + 3 * INTERVAL_MS;
-    let counts = slots_between("rolling restart", &s.receiver, &s.fleet, from, to).await;
+    let counts = slots_between(
+        "rolling restart",
+        &s.receiver,
+        &s.fleet.instances(),
+        from,
+        to,
+    )
+    .await;
     assert_clean("rolling restart", &counts);
 }
 
@@ -282,7 +317,7 @@ async fn sigkill_is_taken_over_after_failure_detection() {
     assert!(detection < 10_000, "takeover took {detection} ms");
 
     let to = now_ms() + 3 * INTERVAL_MS;
-    let counts = slots_between("sigkill", &s.receiver, &s.fleet, killed_at, to).await;
+    let counts = slots_between("sigkill", &s.receiver, &s.fleet.instances(), killed_at, to).await;
     for (t, c) in &counts {
         assert_eq!(c.duplicate, 0, "sigkill: duplicates for {t}: {counts:?}");
         if dead_targets.contains(t) {
@@ -311,12 +346,19 @@ async fn sigkill_is_taken_over_after_failure_detection() {
     peers[2] = Peer::start(spec, &s.config).await;
     let refs: Vec<&Peer> = peers.iter().collect();
     wait_converged(&refs).await;
-    let counts = slots_between("before the kill", &s.receiver, &s.fleet, from, killed_at).await;
+    let counts = slots_between(
+        "before the kill",
+        &s.receiver,
+        &s.fleet.instances(),
+        from,
+        killed_at,
+    )
+    .await;
     assert_clean("before the kill, after the restart", &counts);
     let after = slots_between(
         "after the restart",
         &s.receiver,
-        &s.fleet,
+        &s.fleet.instances(),
         killed_at,
         now_ms(),
     )
@@ -371,7 +413,7 @@ async fn partition_gives_duplicates_never_gaps_and_heals() {
     assert_eq!(participants(&peers[0]).await, names(&all));
 
     let to = now_ms() + 3 * INTERVAL_MS;
-    let counts = slots_between("partition", &s.receiver, &s.fleet, from, to).await;
+    let counts = slots_between("partition", &s.receiver, &s.fleet.instances(), from, to).await;
     let missing: Vec<_> = counts.iter().filter(|(_, c)| c.missing > 0).collect();
     assert!(missing.is_empty(), "partition: gaps {missing:?}");
     assert!(total(&counts).duplicate > 0, "a partition should duplicate");

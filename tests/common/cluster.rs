@@ -388,9 +388,8 @@ pub fn total(counts: &BTreeMap<String, SlotCount>) -> SlotCount {
         })
 }
 
-/// Waits until every target of `fleet` has an `up` sample at or after `t`.
-pub async fn wait_samples_until(receiver: &Receiver, fleet: &Fleet, t: i64) {
-    let want = fleet.instances();
+/// Waits until every target in `want` (by `instance`) has an `up` sample at or after `t`.
+pub async fn wait_samples_until(receiver: &Receiver, want: &BTreeSet<String>, t: i64) {
     let ok = wait_for(TIMEOUT, || {
         let slots = up_slots(&receiver.samples());
         want.iter()
@@ -401,22 +400,19 @@ pub async fn wait_samples_until(receiver: &Receiver, fleet: &Fleet, t: i64) {
 }
 
 /// Counts `[from, to)` once the receiver has everything up to `to`, prints the totals and
-/// asserts that every target of `fleet` was seen; returns the per-target counts.
+/// asserts that exactly the targets in `want` (by `instance`) were seen; returns the
+/// per-target counts.
 pub async fn slots_between(
     what: &str,
     receiver: &Receiver,
-    fleet: &Fleet,
+    want: &BTreeSet<String>,
     from: i64,
     to: i64,
 ) -> BTreeMap<String, SlotCount> {
-    wait_samples_until(receiver, fleet, to + INTERVAL_MS).await;
+    wait_samples_until(receiver, want, to + INTERVAL_MS).await;
     let counts = count_slots(&up_slots(&receiver.samples()), from, to);
     let seen: BTreeSet<String> = counts.keys().cloned().collect();
-    assert_eq!(
-        seen,
-        fleet.instances(),
-        "{what}: targets seen at the receiver"
-    );
+    assert_eq!(&seen, want, "{what}: targets seen at the receiver");
     let t = total(&counts);
     eprintln!(
         "{what}: {} missing, {} duplicate slots over {} targets and {} s",

@@ -10,6 +10,7 @@
 #![allow(dead_code)]
 
 pub mod cluster;
+pub mod exporter;
 pub mod gossip_proxy;
 pub mod process;
 pub mod prometheus;
