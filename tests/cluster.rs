@@ -21,7 +21,7 @@ use common::cluster::{
 use common::gossip_proxy::GossipProxy;
 use tokio::sync::Mutex;
 
-use common::{Receiver, Reply, Shoal, TargetServer, now_ms};
+use common::{Receiver, Reply, Shoal, TargetServer, is_stale_nan, now_ms};
 
 const PLAIN: usize = 39;
 const PROBES: usize = 20;
@@ -260,6 +260,18 @@ async fn scale_three_to_five_to_two() {
     )
     .await;
     assert_clean("scale 3 -> 5 -> 2", &counts);
+    // Targets that moved get no staleness marker from their old owner.
+    let stale: Vec<String> = s
+        .receiver
+        .samples()
+        .iter()
+        .filter(|x| is_stale_nan(x.value))
+        .map(|x| x.series_key())
+        .collect();
+    assert!(
+        stale.is_empty(),
+        "staleness markers for moved targets: {stale:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -359,7 +371,7 @@ async fn sigkill_is_taken_over_after_failure_detection() {
     .await;
     assert_clean("before the kill, after the restart", &counts);
     let after = slots_between(
-        "after the restart",
+        "from the kill to after the restart",
         &s.receiver,
         &s.fleet.instances(),
         killed_at,
