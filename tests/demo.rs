@@ -1,6 +1,6 @@
 //! `shoal demo` end to end, without a terminal: it starts its peers, adds and removes one
 //! on its timer, stops at `--demo.duration`, reports no missing and no duplicate slot,
-//! exits 0 and leaves no peer process or port behind.
+//! exits 0 and leaves no peer process or port behind, even when it is SIGKILLed.
 
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpStream};
@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 /// Demo duration plus start-up, shutdown (handoff, flush) and a loaded machine.
 const EXIT_DEADLINE: Duration = Duration::from_secs(120);
+/// Bound for the peers to be up, or to be gone after the demo died.
+const PEERS_DEADLINE: Duration = Duration::from_secs(30);
 
 /// `key=value` fields of a status, event or summary line.
 fn fields(line: &str) -> BTreeMap<&str, &str> {
@@ -125,4 +127,74 @@ fn demo_churns_peers_without_missing_or_duplicate_slots_and_cleans_up() {
         "work dir {} left behind",
         setup["dir"]
     );
+}
+
+/// Whether `pid` is a live process (a zombie waiting for init to reap it is not).
+fn alive(pid: u64) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            // `pid (comm) STATE ...`; comm may hold spaces, so read after the last ')'.
+            let after = stat.rsplit_once(')')?.1;
+            after.split_whitespace().next().map(|state| state != "Z")
+        })
+        .unwrap_or(false)
+}
+
+#[test]
+fn sigkilled_demo_takes_its_peers_along() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_path = dir.path().join("stdout");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_shoal"))
+        .args(["demo", "--demo.churn-interval=0"])
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out_path).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let read = || std::fs::read_to_string(&out_path).unwrap_or_default();
+    let start = Instant::now();
+    // Up: a status line with 3 participants.
+    while !read()
+        .lines()
+        .any(|l| l.starts_with("status ") && l.contains(" participants=3 "))
+    {
+        if start.elapsed() > PEERS_DEADLINE {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "peers not up within {PEERS_DEADLINE:?}; stdout:\n{}",
+                read()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = read();
+    let pids: Vec<u64> = out
+        .lines()
+        .filter(|l| l.contains(" started "))
+        .map(|l| num(&fields(l), "pid"))
+        .collect();
+    assert_eq!(pids.len(), 3, "{out}");
+    assert!(pids.iter().all(|p| alive(*p)), "{out}");
+
+    // No chance to clean up: the kernel must stop the peers (PR_SET_PDEATHSIG).
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let start = Instant::now();
+    while pids.iter().any(|p| alive(*p)) {
+        assert!(
+            start.elapsed() < PEERS_DEADLINE,
+            "peers {:?} outlived the demo",
+            pids.iter().filter(|p| alive(**p)).collect::<Vec<_>>()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let setup = out
+        .lines()
+        .find(|l| l.contains(" setup "))
+        .map(fields)
+        .unwrap();
+    // Nobody removed the work dir: do it here.
+    let _ = std::fs::remove_dir_all(setup["dir"]);
 }
