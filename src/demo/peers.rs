@@ -312,7 +312,9 @@ fn die_with_parent(cmd: &mut Command) {
     // functions (prctl, getppid) and allocates nothing.
     unsafe {
         cmd.pre_exec(move || {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
+            // prctl is variadic: pass the unsigned long the kernel reads.
+            let sig = libc::SIGKILL as libc::c_ulong;
+            if libc::prctl(libc::PR_SET_PDEATHSIG, sig) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
             // The parent may have died before prctl: then nobody would signal us.
