@@ -1,6 +1,7 @@
 //! `shoal demo` end to end, without a terminal: it starts its peers, adds and removes one
 //! on its timer, stops at `--demo.duration`, reports no missing and no duplicate slot,
-//! exits 0 and leaves no peer process or port behind, even when it is SIGKILLed.
+//! exits 0 and leaves no peer process or port behind, even when it is SIGKILLed. On a
+//! terminal (a pty here) the keys `a`, `r` and `q` add, remove and quit.
 
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpStream};
@@ -197,4 +198,123 @@ fn sigkilled_demo_takes_its_peers_along() {
         .unwrap();
     // Nobody removed the work dir: do it here.
     let _ = std::fs::remove_dir_all(setup["dir"]);
+}
+
+/// A pseudo-terminal: (master, slave).
+fn openpty() -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
+    use std::os::fd::FromRawFd as _;
+    let (mut master, mut slave) = (0, 0);
+    // SAFETY: valid out-pointers; null name, termios and window size are allowed.
+    let rc = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
+    // SAFETY: openpty returned two fresh descriptors that we now own.
+    unsafe {
+        (
+            std::os::fd::OwnedFd::from_raw_fd(master),
+            std::os::fd::OwnedFd::from_raw_fd(slave),
+        )
+    }
+}
+
+fn local_flags(fd: &std::os::fd::OwnedFd) -> libc::tcflag_t {
+    use std::os::fd::AsRawFd as _;
+    // SAFETY: plain data filled by tcgetattr.
+    let mut t: libc::termios = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid descriptor and pointer.
+    assert_eq!(unsafe { libc::tcgetattr(fd.as_raw_fd(), &mut t) }, 0);
+    t.c_lflag
+}
+
+#[test]
+fn keys_on_a_terminal_add_remove_and_quit() {
+    use std::io::{Read as _, Write as _};
+    use std::sync::{Arc, Mutex};
+
+    let (master, slave) = openpty();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_shoal"))
+        .args(["demo", "--demo.churn-interval=0"])
+        .stdin(Stdio::from(slave.try_clone().unwrap()))
+        .stdout(Stdio::from(slave.try_clone().unwrap()))
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Drain the screen continuously: a full pty buffer would block the demo.
+    let screen = Arc::new(Mutex::new(String::new()));
+    let mut reader = std::fs::File::from(master.try_clone().unwrap());
+    let sink = screen.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n @ 1..) = reader.read(&mut buf) {
+            sink.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    let mut keys = std::fs::File::from(master.try_clone().unwrap());
+    let text = || screen.lock().unwrap().clone();
+    let wait_for = |what: &str, child: &mut std::process::Child| {
+        let start = Instant::now();
+        while !text().contains(what) {
+            if start.elapsed() > PEERS_DEADLINE {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "{what:?} not shown within {PEERS_DEADLINE:?}; screen:\n{}",
+                    text()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+
+    wait_for("owned 31 of 31 targets", &mut child);
+    assert!(text().contains("a = add a peer"), "{}", text());
+    // Keys switched the terminal to one key at a time without echo.
+    assert_eq!(local_flags(&slave) & (libc::ICANON | libc::ECHO), 0);
+    keys.write_all(b"a").unwrap();
+    wait_for("added peer=peer-3", &mut child);
+    wait_for("->peer-3:", &mut child);
+    keys.write_all(b"r").unwrap();
+    wait_for("removing peer=peer-3", &mut child);
+    wait_for("graceful=true", &mut child);
+    keys.write_all(b"q").unwrap();
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            start.elapsed() < EXIT_DEADLINE,
+            "no exit after q; screen:\n{}",
+            text()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success(), "{status}; screen:\n{}", text());
+    wait_for("summary ", &mut child);
+    let screen = text();
+    let summary = screen
+        .lines()
+        .find(|l| l.starts_with("summary "))
+        .map(fields)
+        .unwrap();
+    for zero in ["missing", "duplicate", "off_grid", "late", "failed"] {
+        assert_eq!(num(&summary, zero), 0, "{zero}; screen:\n{screen}");
+    }
+    assert_eq!(num(&summary, "added"), 1, "{screen}");
+    assert_eq!(num(&summary, "removed"), 1, "{screen}");
+    // The terminal is back to line mode with echo.
+    let restored = local_flags(&slave);
+    assert_eq!(
+        restored & (libc::ICANON | libc::ECHO),
+        libc::ICANON | libc::ECHO
+    );
 }
