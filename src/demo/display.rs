@@ -58,6 +58,8 @@ pub struct Frame<'a> {
     pub slots: SlotTotals,
     /// Slots younger than this are not counted yet.
     pub settle_lag: Duration,
+    /// Peers shown with their last answer because they did not answer this time.
+    pub stale: usize,
     /// Recent events, oldest first.
     pub events: &'a [String],
     /// Whether key presses are read.
@@ -144,10 +146,17 @@ pub fn screen(f: &Frame<'_>) -> String {
             job(JOBS[2]),
         );
     }
-    let views = match f.views() {
+    let mut views = match f.views() {
         1 => "1 (all peers agree)".to_string(),
         n => format!("{n} (converging)"),
     };
+    if f.stale > 0 {
+        let _ = write!(
+            views,
+            ", {} slow peer(s) shown with their last answer",
+            f.stale
+        );
+    }
     let _ = writeln!(
         o,
         "\nowned {} of {} targets; distinct views: {views}; central exporter scraped by {}",
@@ -190,10 +199,12 @@ pub fn line(f: &Frame<'_>) -> String {
         .collect();
     let s = &f.slots;
     format!(
-        "status t={} peers={} participants={participants} views={} targets={} seen={} owned={} \
-         samples={} slots={} missing={} duplicate={} off_grid={} late={} owners={} central={}",
+        "status t={} peers={} stale={} participants={participants} views={} targets={} seen={} \
+         owned={} samples={} slots={} missing={} duplicate={} off_grid={} late={} owners={} \
+         central={}",
         f.elapsed.as_secs(),
         f.peers.len(),
+        f.stale,
         f.views(),
         f.targets,
         f.targets_seen,
@@ -257,6 +268,7 @@ mod tests {
                 ..Default::default()
             },
             settle_lag: Duration::from_secs(10),
+            stale: 0,
             events,
             keys: true,
             churn: Some(Duration::from_secs(20)),
@@ -268,7 +280,7 @@ mod tests {
         let l = line(&frame(&[]));
         assert_eq!(
             l,
-            "status t=65 peers=2 participants=1 views=1 targets=31 seen=30 owned=5 samples=1234 \
+            "status t=65 peers=2 stale=0 participants=1 views=1 targets=31 seen=30 owned=5 samples=1234 \
              slots=400 missing=0 duplicate=1 off_grid=0 late=0 owners=peer-0:5,peer-1:0 \
              central=peer-0"
         );

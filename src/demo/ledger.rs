@@ -1,9 +1,11 @@
 //! Missing and duplicate scrape slots, counted from the `up` samples that reach the
 //! receiver. Every sample of a target sits on the target's slot grid, so the grid's phase
 //! is read from the first sample; from then on each slot must hold exactly one `up`.
+//! Slots are settled (counted) once their samples should have arrived; a sample that
+//! comes later still corrects the count, so the totals are exact whatever the lag.
 //! Pure: fed samples and a "settle" instant, no clock and no I/O.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
 /// A target as the receiver sees it: its `job` and `instance` labels.
@@ -26,14 +28,15 @@ pub struct SlotTotals {
     pub duplicate: u64,
     /// `up` samples off the target's grid (a bug of its own).
     pub off_grid: u64,
-    /// `up` samples that arrived after their slot was settled (not counted otherwise).
+    /// `up` samples that arrived after their slot was settled as missing (the slot then
+    /// counts as present): a measure of delivery delay, not an error.
     pub late: u64,
 }
 
 impl SlotTotals {
-    /// True when every settled slot held exactly one sample and nothing was odd.
+    /// True when every settled slot held exactly one sample and none was off the grid.
     pub fn is_clean(&self) -> bool {
-        self.missing == 0 && self.duplicate == 0 && self.off_grid == 0 && self.late == 0
+        self.missing == 0 && self.duplicate == 0 && self.off_grid == 0
     }
 }
 
@@ -45,6 +48,8 @@ struct TargetSlots {
     settle_from: i64,
     /// Sample count per unsettled slot.
     pending: BTreeMap<i64, u32>,
+    /// Settled slots counted as missing, in case their sample still comes.
+    missing: BTreeSet<i64>,
 }
 
 /// Slot accounting for all targets.
@@ -78,12 +83,19 @@ impl SlotLedger {
                 phase: timestamp.rem_euclid(interval),
                 settle_from: timestamp,
                 pending: BTreeMap::new(),
+                missing: BTreeSet::new(),
             }),
         };
         if timestamp.rem_euclid(interval) != t.phase {
             self.totals.off_grid += 1;
         } else if timestamp < t.settle_from {
-            self.totals.late += 1;
+            // Settled already: a missing slot turns present, a present one duplicated.
+            if t.missing.remove(&timestamp) {
+                self.totals.missing = self.totals.missing.saturating_sub(1);
+                self.totals.late += 1;
+            } else {
+                self.totals.duplicate += 1;
+            }
         } else {
             *t.pending.entry(timestamp).or_insert(0) += 1;
         }
@@ -97,7 +109,10 @@ impl SlotLedger {
             let mut slot = t.settle_from;
             while slot < until {
                 match t.pending.remove(&slot).unwrap_or(0) {
-                    0 => self.totals.missing += 1,
+                    0 => {
+                        self.totals.missing += 1;
+                        t.missing.insert(slot);
+                    }
                     n => self.totals.duplicate += u64::from(n - 1),
                 }
                 self.totals.slots += 1;
@@ -193,19 +208,27 @@ mod tests {
     }
 
     #[test]
-    fn settles_incrementally_and_counts_late_samples() {
+    fn late_samples_correct_settled_slots() {
         let mut l = SlotLedger::new(Duration::from_secs(2));
         l.observe(&key("a"), 0);
         l.settle(3_000);
         assert_eq!(l.totals().slots, 2);
         assert_eq!(l.totals().missing, 1);
-        // The slot at 2000 was settled as missing; its sample arrives too late.
+        assert!(!l.totals().is_clean());
+        // The slot at 2000 was settled as missing; its sample arrives late: present.
         l.observe(&key("a"), 2_000);
         l.observe(&key("a"), 4_000);
         l.settle(5_000);
         let t = l.totals();
-        assert_eq!((t.slots, t.missing, t.late), (3, 1, 1), "{t:?}");
-        assert!(!t.is_clean());
+        assert_eq!(
+            (t.slots, t.missing, t.late, t.duplicate),
+            (3, 0, 1, 0),
+            "{t:?}"
+        );
+        assert!(t.is_clean());
+        // A second sample for a settled, present slot is a duplicate.
+        l.observe(&key("a"), 2_000);
+        assert_eq!(l.totals().duplicate, 1);
         assert_eq!(l.targets(), 1);
     }
 }

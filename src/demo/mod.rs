@@ -15,7 +15,7 @@ pub mod status;
 pub mod targets;
 pub mod term;
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -30,6 +30,7 @@ use display::{Frame, PeerRow};
 use ledger::{SlotLedger, SlotTotals, TargetKey};
 use owners::Owners;
 use peers::{Exit, PeerSet};
+use status::PeerReport;
 
 /// Slots younger than this are not counted live: their samples may still be on the way.
 const SETTLE_LAG: Duration = Duration::from_secs(10);
@@ -161,6 +162,8 @@ struct Demo {
     keys: bool,
     /// Who owned what at the last refresh.
     owners: Owners,
+    /// Each peer's last answer (by pid), shown while a slow peer does not answer.
+    last_reports: HashMap<u32, PeerReport>,
     summary: Summary,
 }
 
@@ -254,7 +257,31 @@ impl Demo {
             .peers()
             .iter()
             .map(|p| status::poll(&self.client, p.web));
-        let reports = futures::future::join_all(asks).await;
+        let fresh = futures::future::join_all(asks).await;
+        let mut stale = 0;
+        let reports: Vec<PeerReport> = self
+            .peers
+            .peers()
+            .iter()
+            .zip(fresh)
+            .map(
+                |(p, r)| match (r.answered(), self.last_reports.get(&p.pid)) {
+                    (false, Some(last)) => {
+                        stale += 1;
+                        last.clone()
+                    }
+                    _ => r,
+                },
+            )
+            .collect();
+        self.last_reports = self
+            .peers
+            .peers()
+            .iter()
+            .zip(&reports)
+            .filter(|(_, r)| r.answered())
+            .map(|(p, r)| (p.pid, r.clone()))
+            .collect();
         let owners = Owners::from_reports(
             self.peers
                 .peers()
@@ -287,6 +314,7 @@ impl Demo {
             samples: self.samples,
             slots: self.ledger.totals(),
             settle_lag: SETTLE_LAG,
+            stale,
             events: &events,
             keys: self.keys,
             churn: (!opts.churn_interval.is_zero()).then_some(opts.churn_interval),
@@ -345,6 +373,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Summary> {
         client,
         keys: keys.is_some(),
         owners: Owners::default(),
+        last_reports: HashMap::new(),
         summary: Summary {
             targets: addrs.count(),
             ..Summary::default()

@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-/// Budget of one peer's answers, below the one-second refresh.
-const POLL_TIMEOUT: Duration = Duration::from_millis(800);
+/// Budget of one peer's answers: about the refresh period; a busy machine may stretch a
+/// refresh, a peer that does not answer in time shows its last answer.
+const POLL_TIMEOUT: Duration = Duration::from_millis(1500);
 
 /// One peer's answer (all `None`/empty while it does not answer yet).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -26,6 +27,11 @@ pub struct PeerReport {
 }
 
 impl PeerReport {
+    /// Whether the peer answered (a report with its state).
+    pub fn answered(&self) -> bool {
+        self.state.is_some()
+    }
+
     /// Targets it owns in all.
     pub fn owned_total(&self) -> u64 {
         self.owned.values().sum()
