@@ -273,6 +273,15 @@ impl PeerSet {
     }
 }
 
+impl PeerSet {
+    /// SIGKILLs every peer at once (reaped in the background).
+    pub fn kill_all(&mut self) {
+        for mut p in std::mem::take(&mut self.peers) {
+            let _ = p.child.start_kill();
+        }
+    }
+}
+
 fn exit_of(p: Peer, status: Option<ExitStatus>, killed: bool) -> Exit {
     Exit {
         requested: p.phase == Phase::Stopping,
