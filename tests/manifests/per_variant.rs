@@ -179,3 +179,32 @@ fn disruption_budget_selects_the_pods() {
     assert_eq!(spec.max_unavailable, Some(IntOrString::Int(1)));
     assert!(selects(spec.selector.as_ref().unwrap(), &w.pod_labels()));
 }
+
+/// README's custom-metric HPA is a valid HorizontalPodAutoscaler for this StatefulSet,
+/// with the same scale-down behaviour as hpa.yaml.
+#[test]
+fn readme_custom_metric_hpa_is_valid() {
+    let readme = std::fs::read_to_string(deploy_dir().join("../../README.md")).unwrap();
+    let blocks: Vec<&str> = readme
+        .split("```yaml\n")
+        .skip(1)
+        .filter_map(|b| b.split_once("```").map(|(yaml, _)| yaml))
+        .filter(|yaml| yaml.contains("kind: HorizontalPodAutoscaler"))
+        .collect();
+    assert_eq!(blocks.len(), 1, "one HPA example in README");
+    let mut readme_objects = Bundle::default();
+    readme_objects.add(blocks[0]).unwrap();
+    let example = readme_objects.hpas[0].spec.clone().unwrap();
+    let b = clustered();
+    let shipped = b.hpas[0].spec.clone().unwrap();
+    assert_eq!(example.scale_target_ref, shipped.scale_target_ref);
+    let down = |s: &k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscalerSpec| {
+        let d = s.behavior.clone().unwrap().scale_down.unwrap();
+        (d.stabilization_window_seconds, d.policies)
+    };
+    assert_eq!(down(&example), down(&shipped));
+    let metric = &example.metrics.unwrap()[0];
+    assert_eq!(metric.type_, "Pods");
+    let name = &metric.pods.as_ref().unwrap().metric.name;
+    assert!(name.starts_with("shoal_"), "{name}");
+}
