@@ -20,6 +20,14 @@ fn services_select_the_pods_and_match_container_ports() {
     );
     assert_eq!(sts.pod_management_policy.as_deref(), Some("Parallel"));
     assert_eq!(sts.replicas, None, "the HPA owns replicas");
+    let pod = sts.template.spec.as_ref().unwrap();
+    for spread in pod.topology_spread_constraints.iter().flatten() {
+        let selector = spread.label_selector.as_ref().unwrap();
+        assert!(
+            selects(selector, &w.pod_labels()),
+            "topologySpreadConstraints"
+        );
+    }
     for svc in &b.services {
         let svc_name = svc.metadata.name.clone().unwrap();
         let spec = svc.spec.as_ref().unwrap();
