@@ -8,6 +8,8 @@ mod dockerfile;
 mod load;
 #[path = "manifests/per_variant.rs"]
 mod per_variant;
+#[path = "manifests/prometheus.rs"]
+mod prometheus;
 #[path = "manifests/render.rs"]
 mod render;
 
@@ -205,8 +207,19 @@ fn container_args_parse_as_shoal_flags() {
     }
 }
 
-#[test]
-fn configs_pass_shoal_check_config() {
+/// One workload's shoal configuration: what its `--config.file` holds, and the
+/// environment it runs in.
+struct ShoalConfig {
+    variant: &'static str,
+    key: String,
+    text: String,
+    env: BTreeMap<String, String>,
+}
+
+/// The configuration of every workload of both variants, found through `--config.file`,
+/// the volume mounted there and the ConfigMap behind it.
+fn shoal_configs() -> Vec<ShoalConfig> {
+    let mut out = Vec::new();
     for (name, _, b) in bundles() {
         for w in b.workloads() {
             let cli = parse_cli(&w, &b.namespace);
@@ -218,28 +231,46 @@ fn configs_pass_shoal_check_config() {
             let cm = cm.unwrap_or_else(|| panic!("{name}: no ConfigMap {config_map}"));
             let data = cm.data.as_ref().and_then(|d| d.get(&key));
             let text = data.unwrap_or_else(|| panic!("{name}: {config_map} has no key {key}"));
-            // Every ${VAR} the config uses is set in the container.
-            let env = w.env(&b.namespace);
-            for var in text.split("${").skip(1).filter_map(|s| s.split_once('}')) {
-                assert!(env.contains_key(var.0), "{name}: ${{{}}} is not set", var.0);
-            }
-            let dir = tempfile::tempdir().unwrap();
-            let file = dir.path().join(&key);
-            std::fs::write(&file, text).unwrap();
-            let out = Command::new(env!("CARGO_BIN_EXE_shoal"))
-                .args(["check", "config"])
-                .arg(&file)
-                .env_clear()
-                .envs(&env)
-                .output()
-                .unwrap();
+            out.push(ShoalConfig {
+                variant: name,
+                key,
+                text: text.clone(),
+                env: w.env(&b.namespace),
+            });
+        }
+    }
+    out
+}
+
+#[test]
+fn configs_pass_shoal_check_config() {
+    for c in shoal_configs() {
+        let name = c.variant;
+        // Every ${VAR} the config uses is set in the container.
+        for var in c.text.split("${").skip(1).filter_map(|s| s.split_once('}')) {
             assert!(
-                out.status.success(),
-                "{name}: {key} fails check config:\n{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
+                c.env.contains_key(var.0),
+                "{name}: ${{{}}} is not set",
+                var.0
             );
         }
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join(&c.key);
+        std::fs::write(&file, &c.text).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_shoal"))
+            .args(["check", "config"])
+            .arg(&file)
+            .env_clear()
+            .envs(&c.env)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{name}: {} fails check config:\n{}{}",
+            c.key,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
 
