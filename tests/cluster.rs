@@ -15,13 +15,13 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use common::cluster::{
-    Fleet, INTERVAL_MS, Peer, PeerSpec, assert_clean, count_slots, participants, settle,
-    slots_between, total, up_slots, wait_converged, wait_view,
+    Fleet, INTERVAL_MS, Peer, PeerSpec, assert_clean, count_slots, gossip_rate, logged_participant,
+    participants, settle, slots_between, total, up_slots, wait_converged, wait_view,
 };
 use common::gossip_proxy::GossipProxy;
 use tokio::sync::Mutex;
 
-use common::{Receiver, Reply, Shoal, TargetServer, now_ms};
+use common::{Receiver, Reply, Shoal, TargetServer, is_stale_nan, now_ms};
 
 const PLAIN: usize = 39;
 const PROBES: usize = 20;
@@ -167,6 +167,9 @@ async fn three_peers_split_targets_and_hand_over_on_sigterm() {
         "every probe on one peer: {owners:?}"
     );
 
+    let rate = gossip_rate(&peers.iter().collect::<Vec<_>>(), 10).await;
+    eprintln!("gossip at 3 peers: {rate:.0} bytes/s per peer (sent + received)");
+
     let (status, page) = peers[1].shoal.get("/").await;
     assert_eq!(status, 200);
     for name in ["peer-0", "peer-1", "peer-2", "ring share", "probe-0"] {
@@ -257,6 +260,18 @@ async fn scale_three_to_five_to_two() {
     )
     .await;
     assert_clean("scale 3 -> 5 -> 2", &counts);
+    // Targets that moved get no staleness marker from their old owner.
+    let stale: Vec<String> = s
+        .receiver
+        .samples()
+        .iter()
+        .filter(|x| is_stale_nan(x.value))
+        .map(|x| x.series_key())
+        .collect();
+    assert!(
+        stale.is_empty(),
+        "staleness markers for moved targets: {stale:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -356,7 +371,7 @@ async fn sigkill_is_taken_over_after_failure_detection() {
     .await;
     assert_clean("before the kill, after the restart", &counts);
     let after = slots_between(
-        "after the restart",
+        "from the kill to after the restart",
         &s.receiver,
         &s.fleet.instances(),
         killed_at,
@@ -383,7 +398,7 @@ async fn partition_gives_duplicates_never_gaps_and_heals() {
     let mut peers = vec![Peer::start(specs[0].clone(), &s.config).await];
     for spec in &specs[1..] {
         let mut spec = spec.clone();
-        spec.join = Some(seed);
+        spec.join = Some(seed.to_string());
         peers.push(Peer::spawn(spec, &s.config));
     }
     for p in &mut peers[1..] {
@@ -421,6 +436,57 @@ async fn partition_gives_duplicates_never_gaps_and_heals() {
     let settled = healed_at + took.as_millis() as i64 + 2 * INTERVAL_MS;
     let after = count_slots(&up_slots(&s.receiver.samples()), settled, to);
     assert_clean("after the heal", &after);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_peers_agree_on_a_join_within_three_seconds() {
+    let _serial = SERIAL.lock().await;
+    let fleet = Fleet::start(10, 10).await;
+    let receiver = Receiver::start().await;
+    let config = fleet.config(&receiver.url());
+    let dir = tempfile::tempdir().unwrap();
+    let first = Peer::start(PeerSpec::new("peer-0", dir.path(), None), &config).await;
+    // Seeds by DNS name, as a headless Service is given.
+    let seed = format!("localhost:{}", first.spec.gossip);
+    let spawn = |i: usize| {
+        let mut spec = PeerSpec::new(&format!("peer-{i}"), dir.path(), None);
+        spec.join = Some(seed.clone());
+        Peer::spawn(spec, &config)
+    };
+    let mut peers = vec![first];
+    peers.extend((1..9).map(spawn));
+    for p in &mut peers[1..] {
+        p.wait_ready().await;
+    }
+    let refs: Vec<&Peer> = peers.iter().collect();
+    wait_converged(&refs).await;
+    let rate = gossip_rate(&refs, 10).await;
+    eprintln!("gossip at 9 peers: {rate:.0} bytes/s per peer (sent + received)");
+
+    // The 10th peer announces `active_from = now + handoff delay`; every peer must show
+    // the same view hash soon after the announcement.
+    peers.push(spawn(9));
+    let names: BTreeSet<String> = peers.iter().map(|p| p.spec.name.clone()).collect();
+    let refs: Vec<&Peer> = peers.iter().collect();
+    // Every peer logs the moment its view takes the new participant in; the join was
+    // announced `handoff delay` before its `active_from`.
+    wait_view(&refs, &names).await;
+    let delay_ms = common::cluster::HANDOFF_DELAY
+        .trim_end_matches('s')
+        .parse::<i64>()
+        .unwrap()
+        * 1000;
+    let announced = peers[9].me().await["active_from"].as_i64().unwrap() - delay_ms;
+    let mut seen = BTreeMap::new();
+    for p in &peers {
+        let at = logged_participant(p, "peer-9").expect("view change logged");
+        seen.insert(p.spec.name.clone(), at - announced);
+    }
+    let took = seen.values().copied().max().unwrap();
+    eprintln!("10 peers took the join in {took} ms after it was announced: {seen:?}");
+    assert!(took < 3_000, "views converged {took} ms after the join");
+    let rate = gossip_rate(&refs, 10).await;
+    eprintln!("gossip at 10 peers: {rate:.0} bytes/s per peer (sent + received)");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -129,8 +129,8 @@ pub struct PeerSpec {
     /// `--cluster.advertise-address` (a [`super::gossip_proxy::GossipProxy`] front), if not
     /// the listen address.
     pub advertise: Option<SocketAddr>,
-    /// `--cluster.join` seed.
-    pub join: Option<SocketAddr>,
+    /// `--cluster.join` seed: `ip:port` or `name:port`.
+    pub join: Option<String>,
     /// `--storage.path`, kept across restarts like a StatefulSet volume.
     pub storage: PathBuf,
 }
@@ -142,7 +142,7 @@ impl PeerSpec {
             name: name.to_string(),
             gossip: free_udp_port(),
             advertise: None,
-            join,
+            join: join.map(|a| a.to_string()),
             storage: dir.join(name),
         }
     }
@@ -165,7 +165,7 @@ impl PeerSpec {
         if let Some(a) = self.advertise {
             args.push(format!("--cluster.advertise-address={a}"));
         }
-        if let Some(seed) = self.join {
+        if let Some(seed) = &self.join {
             args.push(format!("--cluster.join={seed}"));
         }
         args
@@ -268,6 +268,67 @@ pub async fn settle(peer: &Peer) {
     let at = latest + INTERVAL_MS;
     let ok = wait_for(TIMEOUT, || super::now_ms() > at).await;
     assert!(ok, "clock did not pass {at}");
+}
+
+/// Gossip bytes this peer sent and received so far (`/metrics`).
+pub async fn gossip_bytes(peer: &Peer) -> u64 {
+    let (_, text) = peer.shoal.get("/metrics").await;
+    text.lines()
+        .filter(|l| l.starts_with("shoal_cluster_gossip_bytes_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum::<f64>() as u64
+}
+
+/// Mean gossip bytes per second per peer (sent plus received) over `secs` seconds.
+pub async fn gossip_rate(peers: &[&Peer], secs: u64) -> f64 {
+    let mut before = 0;
+    for p in peers {
+        before += gossip_bytes(p).await;
+    }
+    let start = Instant::now();
+    let until = start + Duration::from_secs(secs);
+    wait_for(TIMEOUT, || Instant::now() >= until).await;
+    let mut after = 0;
+    for p in peers {
+        after += gossip_bytes(p).await;
+    }
+    (after - before) as f64 / start.elapsed().as_secs_f64() / peers.len() as f64
+}
+
+/// When `peer` logged that it saw `subject` become a participant (ms since the epoch, from
+/// the log line's timestamp): the moment its view changed, whatever HTTP polling adds.
+pub fn logged_participant(peer: &Peer, subject: &str) -> Option<i64> {
+    let needle = format!("peer={subject} ");
+    peer.shoal
+        .log()
+        .lines()
+        .filter(|l| l.contains(&needle) && l.contains(" state=participant"))
+        .find_map(|l| {
+            l.strip_prefix("ts=")?
+                .split(' ')
+                .next()
+                .and_then(rfc3339_ms)
+        })
+}
+
+/// `2026-11-22T07:39:25.573Z` as ms since the epoch (UTC, millisecond precision).
+fn rfc3339_ms(s: &str) -> Option<i64> {
+    let (date, time) = s.strip_suffix('Z')?.split_once('T')?;
+    let mut d = date.split('-').map(|x| x.parse::<i64>().ok());
+    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
+    let (hms, frac) = time.split_once('.').unwrap_or((time, "0"));
+    let mut t = hms.split(':').map(|x| x.parse::<i64>().ok());
+    let (h, min, sec) = (t.next()??, t.next()??, t.next()??);
+    let ms: i64 = format!("{frac:0<3}").get(..3)?.parse().ok()?;
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(((days * 24 + h) * 60 + min) * 60_000 + sec * 1000 + ms)
 }
 
 /// Names of the participants in `peer`'s view.
