@@ -91,20 +91,7 @@ scrape_configs:
   - job_name: plain
     static_configs:
       - targets: [{plain}]
-  - job_name: blackbox
-    metrics_path: /probe
-    params:
-      module: [http_2xx]
-    static_configs:
-      - targets: [{probes}]
-    relabel_configs:
-      - source_labels: [__address__]
-        target_label: __param_target
-      - source_labels: [__param_target]
-        target_label: instance
-      - target_label: __address__
-        replacement: '{blackbox}'
-  - job_name: central
+{blackbox}  - job_name: central
     static_configs:
       - targets: ['{central}']
 remote_write:
@@ -112,8 +99,8 @@ remote_write:
     queue_config: {{batch_send_deadline: 200ms}}
 "#,
             plain = quoted(&mut self.plain.iter().map(TargetServer::addr)),
-            probes = quoted(&mut self.probes.iter().cloned()),
-            blackbox = self.blackbox.addr(),
+            blackbox =
+                super::exporter::blackbox_job("blackbox", &self.probes, &self.blackbox.addr()),
             central = self.central.addr(),
         )
     }
