@@ -103,12 +103,16 @@ impl Demo {
                 self.summary.failed += 1;
             }
             self.out.event(format!(
-                "exited peer={} pid={} status=\"{status}\" graceful={} lived={}s log={}",
+                "exited peer={} pid={} status=\"{status}\" graceful={} lived={}s{}",
                 e.name,
                 e.pid,
                 e.graceful(),
                 e.lived.as_secs(),
-                e.log.display()
+                // The work dir (and its logs) is kept only when a peer failed.
+                match e.graceful() {
+                    true => String::new(),
+                    false => format!(" log={}", e.log.display()),
+                },
             ));
         }
     }
