@@ -6,52 +6,11 @@ mod common;
 
 use std::time::Duration;
 
+use common::exporter::{blackbox_job, start_blackbox, start_exporter};
 use common::samples::{dump, matching};
-use common::{
-    Daemon, Receiver, Reply, Shoal, TargetServer, free_port, http_client, require_binary, wait_for,
-    wait_for_async,
-};
+use common::{Receiver, Reply, Shoal, TargetServer, free_port, require_binary, wait_for};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Spawns an exporter listening on a free port; waits until `probe_path` answers.
-async fn start_exporter(
-    bin: &std::path::Path,
-    name: &str,
-    mut args: Vec<String>,
-    probe_path: &str,
-) -> (Daemon, String) {
-    let dir = tempfile::Builder::new().prefix(name).tempdir().unwrap();
-    let addr = format!("127.0.0.1:{}", free_port("127.0.0.1"));
-    args.push(format!("--web.listen-address={addr}"));
-    let args = args
-        .into_iter()
-        .map(|a| a.replace("{dir}", &dir.path().display().to_string()))
-        .collect::<Vec<_>>();
-    // The blackbox config has to exist before the process starts.
-    if name == "blackbox" {
-        std::fs::write(
-            dir.path().join("blackbox.yml"),
-            "modules:\n  http_2xx:\n    prober: http\n    timeout: 2s\n",
-        )
-        .unwrap();
-    }
-    let mut daemon = Daemon::spawn(name, bin, &args, dir);
-    let client = http_client();
-    let url = format!("http://{addr}{probe_path}");
-    let ready = wait_for_async(TIMEOUT, || {
-        let req = client.get(&url).send();
-        async move { req.await.is_ok_and(|r| r.status().is_success()) }
-    })
-    .await;
-    assert!(
-        ready,
-        "{name} not answering on {url}: exit {:?}\n{}",
-        daemon.try_exit(),
-        daemon.log()
-    );
-    (daemon, addr)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn node_exporter_is_scraped_completely() {
@@ -114,14 +73,9 @@ async fn node_exporter_is_scraped_completely() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn blackbox_probes_are_one_target_per_url() {
-    let Some(bin) = require_binary(
-        "prometheus-blackbox-exporter",
-        "prometheus-blackbox-exporter",
-    ) else {
+    let Some((_bb, bb_addr)) = start_blackbox().await else {
         return;
     };
-    let args = vec!["--config.file={dir}/blackbox.yml".to_string()];
-    let (_bb, bb_addr) = start_exporter(&bin, "blackbox", args, "/-/healthy").await;
     let site = TargetServer::start().await;
     site.set("/", Reply::text("hello\n"));
     let up_url = site.url("/");
@@ -131,23 +85,11 @@ async fn blackbox_probes_are_one_target_per_url() {
         r#"global:
   scrape_interval: 1s
 scrape_configs:
-  - job_name: blackbox
-    metrics_path: /probe
-    params:
-      module: [http_2xx]
-    static_configs:
-      - targets: ['{up_url}', '{down_url}']
-    relabel_configs:
-      - source_labels: [__address__]
-        target_label: __param_target
-      - source_labels: [__param_target]
-        target_label: instance
-      - target_label: __address__
-        replacement: '{bb_addr}'
-remote_write:
+{}remote_write:
   - url: '{}'
     queue_config: {{batch_send_deadline: 500ms}}
 "#,
+        blackbox_job("blackbox", &[up_url.clone(), down_url.clone()], &bb_addr),
         receiver.url()
     );
     let mut shoal = Shoal::start(&config).await;
