@@ -88,8 +88,14 @@ remote_write:
         tokio::time::sleep(Duration::from_secs(1)).await;
         rss.push(rss_kib(pid));
     }
+    // The lag shows the backlog while nothing gets acknowledged.
+    let lag = a.metric("shoal_wal_reader_lag_samples").await;
     let outage_end = now_ms();
     r.clear_replies();
+    assert!(
+        lag >= (TARGETS * SERIES * 10) as f64,
+        "reader lag {lag} after {OUTAGE:?} of outage"
+    );
     let back = Instant::now();
     assert!(
         wait_for_async(Duration::from_secs(120), || up_after(outage_end + 1000)).await,
@@ -140,7 +146,7 @@ remote_write:
     let settled = rss.get(5).copied().unwrap_or_default();
     let max = rss.iter().copied().max().unwrap_or_default();
     eprintln!(
-        "outage {OUTAGE:?}: {} samples received, caught up in {catch_up:?}; RSS KiB during the outage: {rss:?}",
+        "outage {OUTAGE:?}: lag {lag} samples at its end, {} samples received, caught up in {catch_up:?}; RSS KiB during the outage: {rss:?}",
         r.samples().len()
     );
     assert!(

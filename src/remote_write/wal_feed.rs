@@ -323,11 +323,13 @@ impl WalFeed {
             acked = Some(p.end);
             pending.pop_front();
         }
-        if let Some(pos) = acked {
-            if let Err(e) = reader.commit(pos) {
-                // The position stays behind: a restart resends (duplicates, never a gap).
-                tracing::error!(url = %self.url, error = %e, "wal reader commit failed");
-            }
+        let Some(pos) = acked else {
+            reader.refresh_lag();
+            return;
+        };
+        if let Err(e) = reader.commit(pos) {
+            // The position stays behind: a restart resends (duplicates, never a gap).
+            tracing::error!(url = %self.url, error = %e, "wal reader commit failed");
         }
     }
 

@@ -54,6 +54,8 @@ pub struct WalReader {
     /// (end of a read batch, samples before it, newest timestamp read), not yet committed.
     inflight: VecDeque<(Position, u64, i64)>,
     newest_read_ts: i64,
+    /// Samples before, and newest timestamp at, the last committed position (lag gauges).
+    committed_at: Option<(u64, i64)>,
     head: watch::Receiver<Head>,
 }
 
@@ -95,6 +97,7 @@ impl WalReader {
             committed: Position::default(),
             inflight: VecDeque::new(),
             newest_read_ts: i64::MIN,
+            committed_at: None,
             head,
             inner,
         };
@@ -219,6 +222,7 @@ impl WalReader {
         };
         let m = &self.inner.metrics;
         if let Some((samples, ts)) = done {
+            self.committed_at = Some((samples, ts));
             let lag = head.samples.saturating_sub(samples);
             m.reader_lag_samples
                 .get_or_create(&labels)
@@ -226,10 +230,33 @@ impl WalReader {
             let secs = (head.newest_ts.saturating_sub(ts)).max(0) as f64 / 1000.0;
             m.reader_lag_seconds.get_or_create(&labels).set(secs);
         } else if self.inflight.is_empty() && self.committed == self.position() {
-            let lag = head.samples.saturating_sub(self.samples_before());
+            let before = self.samples_before();
+            self.committed_at = Some((before, self.newest_read_ts));
+            let lag = head.samples.saturating_sub(before);
             m.reader_lag_samples
                 .get_or_create(&labels)
                 .set(i64::try_from(lag).unwrap_or(i64::MAX));
+        }
+    }
+
+    /// Updates the lag gauges while nothing gets committed (an outage): the writer moves
+    /// on, the committed position does not.
+    pub fn refresh_lag(&self) {
+        let Some((samples, ts)) = self.committed_at else {
+            return;
+        };
+        let head = *self.head.borrow();
+        let labels = ReaderLabels {
+            endpoint: self.id.clone(),
+        };
+        let m = &self.inner.metrics;
+        let lag = head.samples.saturating_sub(samples);
+        m.reader_lag_samples
+            .get_or_create(&labels)
+            .set(i64::try_from(lag).unwrap_or(i64::MAX));
+        if ts != i64::MIN {
+            let secs = (head.newest_ts.saturating_sub(ts)).max(0) as f64 / 1000.0;
+            m.reader_lag_seconds.get_or_create(&labels).set(secs);
         }
     }
 
