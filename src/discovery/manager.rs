@@ -17,7 +17,10 @@ use super::{
     Cancel, CancelHandle, DiscoveryMetrics, FileProvider, HttpProvider, Provider, StaticProvider,
     TargetGroup, cancel_pair,
 };
-use crate::config::{Config, FileSdConfig, HttpSdConfig, ScrapeConfig, StaticConfig};
+use super::kubernetes::{KubernetesProvider, Registry as KubeRegistry};
+use crate::config::{
+    Config, FileSdConfig, HttpSdConfig, KubernetesSdConfig, ScrapeConfig, StaticConfig,
+};
 
 /// The published result: each job's groups, in config order of its providers.
 pub type TargetsByJob = BTreeMap<String, Vec<TargetGroup>>;
@@ -62,6 +65,7 @@ enum Spec {
     Static(Vec<StaticConfig>),
     File(FileSdConfig),
     Http(Box<HttpSdConfig>),
+    Kubernetes(Box<KubernetesSdConfig>),
 }
 
 struct Running {
@@ -87,6 +91,8 @@ struct Inner {
     tx: watch::Sender<Arc<TargetsByJob>>,
     metrics: DiscoveryMetrics,
     opts: ManagerOptions,
+    /// Shared Kubernetes watches: equal watches of several jobs run once.
+    kube: KubeRegistry,
 }
 
 /// Runs discovery for a config; dropping it stops every provider.
@@ -105,6 +111,7 @@ impl Manager {
             tx,
             metrics,
             opts,
+            kube: KubeRegistry::default(),
         });
         let (handle, cancel) = cancel_pair();
         tokio::spawn(publish_loop(inner.clone(), cancel));
@@ -154,15 +161,10 @@ impl Manager {
                         }
                     }
                 }
-                for (what, n) in [
-                    ("kubernetes_sd_configs", sc.kubernetes_sd_configs.len()),
-                    ("dns_sd_configs", sc.dns_sd_configs.len()),
-                ] {
-                    if n > 0 {
-                        let e = format!("{what} are not supported yet");
-                        tracing::error!(job = %sc.job_name, "{e}");
-                        errors.push((sc.job_name.clone(), e));
-                    }
+                if !sc.dns_sd_configs.is_empty() {
+                    let e = "dns_sd_configs are not supported yet".to_string();
+                    tracing::error!(job = %sc.job_name, "{e}");
+                    errors.push((sc.job_name.clone(), e));
                 }
                 jobs.push((sc.job_name.clone(), ids));
             }
@@ -195,6 +197,10 @@ impl Manager {
                     .map_err(|e| e.to_string())?,
             ),
             Spec::Http(c) => Box::new(HttpProvider::new(c, metrics).map_err(|e| e.to_string())?),
+            Spec::Kubernetes(c) => Box::new(
+                KubernetesProvider::new(c, &self.inner.kube, &metrics)
+                    .map_err(|e| e.to_string())?,
+            ),
         })
     }
 
@@ -256,6 +262,11 @@ fn specs(sc: &ScrapeConfig) -> Vec<Spec> {
         sc.http_sd_configs
             .iter()
             .map(|c| Spec::Http(Box::new(c.clone()))),
+    );
+    out.extend(
+        sc.kubernetes_sd_configs
+            .iter()
+            .map(|c| Spec::Kubernetes(Box::new(c.clone()))),
     );
     out
 }
