@@ -14,6 +14,7 @@ pub mod prometheus;
 pub mod receiver;
 pub mod samples;
 pub mod shoal;
+pub mod kube_api;
 pub mod target;
 
 use std::future::Future;
