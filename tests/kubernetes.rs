@@ -55,7 +55,11 @@ impl Discovery {
     }
 
     /// Waits until the latest send satisfies `cond`; panics with the last send otherwise.
-    async fn until(&mut self, what: &str, cond: impl Fn(&[TargetGroup]) -> bool) -> Vec<TargetGroup> {
+    async fn until(
+        &mut self,
+        what: &str,
+        cond: impl Fn(&[TargetGroup]) -> bool,
+    ) -> Vec<TargetGroup> {
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
             if let Some(l) = &self.last {
@@ -109,7 +113,9 @@ fn assert_targets(groups: &[TargetGroup], mut want: Vec<Labels>) {
             if g != w {
                 let missing: Vec<_> = w.iter().filter(|(k, v)| g.get(*k) != Some(v)).collect();
                 let extra: Vec<_> = g.iter().filter(|(k, v)| w.get(*k) != Some(v)).collect();
-                panic!("target {i} differs:\n  missing/different: {missing:?}\n  extra/different: {extra:?}");
+                panic!(
+                    "target {i} differs:\n  missing/different: {missing:?}\n  extra/different: {extra:?}"
+                );
             }
         }
         panic!("{} targets, want {}: {got:#?}", got.len(), want.len());
@@ -199,13 +205,60 @@ async fn pod_role_targets_appear_change_and_disappear_with_prometheus_labels() {
     assert_eq!(groups.len(), 1, "{groups:#?}");
     assert_eq!(groups[0].source, "pod/default/web-1");
     let c = pod_common("web-1", "10.0.0.1", "true");
-    let cont = [("pod_container_image", "web:1"), ("pod_container_name", "app"), ("pod_container_id", "containerd://abc"), ("pod_container_init", "false")];
+    let cont = [
+        ("pod_container_image", "web:1"),
+        ("pod_container_name", "app"),
+        ("pod_container_id", "containerd://abc"),
+        ("pod_container_init", "false"),
+    ];
     let want = |c: &[(String, String)]| {
         vec![
-            with(c, &[&cont[..], &[("__address__", "10.0.0.1:8080"), ("pod_container_port_name", "http"), ("pod_container_port_number", "8080"), ("pod_container_port_protocol", "TCP")]].concat()),
-            with(c, &[&cont[..], &[("__address__", "10.0.0.1:9090"), ("pod_container_port_number", "9090"), ("pod_container_port_protocol", "UDP")]].concat()),
-            with(c, &[("__address__", "10.0.0.1"), ("pod_container_name", "sidecar"), ("pod_container_image", "side:2"), ("pod_container_init", "false")]),
-            with(c, &[("__address__", "10.0.0.1:7000"), ("pod_container_name", "init"), ("pod_container_image", "init:3"), ("pod_container_init", "true"), ("pod_container_port_name", "i"), ("pod_container_port_number", "7000"), ("pod_container_port_protocol", "TCP")]),
+            with(
+                c,
+                &[
+                    &cont[..],
+                    &[
+                        ("__address__", "10.0.0.1:8080"),
+                        ("pod_container_port_name", "http"),
+                        ("pod_container_port_number", "8080"),
+                        ("pod_container_port_protocol", "TCP"),
+                    ],
+                ]
+                .concat(),
+            ),
+            with(
+                c,
+                &[
+                    &cont[..],
+                    &[
+                        ("__address__", "10.0.0.1:9090"),
+                        ("pod_container_port_number", "9090"),
+                        ("pod_container_port_protocol", "UDP"),
+                    ],
+                ]
+                .concat(),
+            ),
+            with(
+                c,
+                &[
+                    ("__address__", "10.0.0.1"),
+                    ("pod_container_name", "sidecar"),
+                    ("pod_container_image", "side:2"),
+                    ("pod_container_init", "false"),
+                ],
+            ),
+            with(
+                c,
+                &[
+                    ("__address__", "10.0.0.1:7000"),
+                    ("pod_container_name", "init"),
+                    ("pod_container_image", "init:3"),
+                    ("pod_container_init", "true"),
+                    ("pod_container_port_name", "i"),
+                    ("pod_container_port_number", "7000"),
+                    ("pod_container_port_protocol", "TCP"),
+                ],
+            ),
         ]
     };
     assert_targets(&groups, want(&c));
@@ -213,7 +266,12 @@ async fn pod_role_targets_appear_change_and_disappear_with_prometheus_labels() {
     // Change: the pod becomes unready.
     api.apply("pods", pod("default", "web-1", "10.0.0.1", "False"));
     let groups = d
-        .until("unready", |g| flatten(g).iter().all(|t| t.get("__meta_kubernetes_pod_ready").map(String::as_str) == Some("false")) && !g.is_empty())
+        .until("unready", |g| {
+            flatten(g)
+                .iter()
+                .all(|t| t.get("__meta_kubernetes_pod_ready").map(String::as_str) == Some("false"))
+                && !g.is_empty()
+        })
         .await;
     assert_targets(&groups, want(&pod_common("web-1", "10.0.0.1", "false")));
 
@@ -232,7 +290,10 @@ async fn pod_role_attach_metadata_node_and_ipv6_portless() {
     p["status"]["podIPs"] = json!([{"ip": "fd00::7"}]);
     api.apply("pods", p);
     let registry = Registry::default();
-    let mut d = Discovery::start(&sd_config(&api, "role: pod\nattach_metadata: {node: true}"), &registry);
+    let mut d = Discovery::start(
+        &sd_config(&api, "role: pod\nattach_metadata: {node: true}"),
+        &registry,
+    );
     let groups = d.until("pod", |g| !g.is_empty()).await;
     let mut c: Labels = pod_common("v6", "fd00::7", "true").into_iter().collect();
     c.remove("__meta_kubernetes_pod_ipv4");
@@ -242,10 +303,24 @@ async fn pod_role_attach_metadata_node_and_ipv6_portless() {
         ("node_label_topology_kubernetes_io_zone", "z1"),
         ("node_labelpresent_topology_kubernetes_io_zone", "true"),
         ("node_annotation_node_alpha_kubernetes_io_ttl", "0"),
-        ("node_annotationpresent_node_alpha_kubernetes_io_ttl", "true"),
+        (
+            "node_annotationpresent_node_alpha_kubernetes_io_ttl",
+            "true",
+        ),
     ]));
     let c: Vec<(String, String)> = c.into_iter().collect();
-    assert_targets(&groups, vec![with(&c, &[("__address__", "[fd00::7]"), ("pod_container_name", "only"), ("pod_container_image", "x"), ("pod_container_init", "false")])]);
+    assert_targets(
+        &groups,
+        vec![with(
+            &c,
+            &[
+                ("__address__", "[fd00::7]"),
+                ("pod_container_name", "only"),
+                ("pod_container_image", "x"),
+                ("pod_container_init", "false"),
+            ],
+        )],
+    );
 }
 
 fn node(name: &str) -> Value {
@@ -286,7 +361,10 @@ async fn node_role_uses_kubelet_port_and_address_labels() {
             ("node_label_topology_kubernetes_io_zone", "z1"),
             ("node_labelpresent_topology_kubernetes_io_zone", "true"),
             ("node_annotation_node_alpha_kubernetes_io_ttl", "0"),
-            ("node_annotationpresent_node_alpha_kubernetes_io_ttl", "true"),
+            (
+                "node_annotationpresent_node_alpha_kubernetes_io_ttl",
+                "true",
+            ),
             ("node_address_Hostname", "ip-1.internal"),
             ("node_address_InternalIP", "10.1.0.1"),
             ("node_address_ExternalIP", "3.3.3.3"),
@@ -341,17 +419,79 @@ async fn service_role_targets_per_port_and_type() {
     let groups = d.until("services", |g| g.len() == 3).await;
     let mut sources: Vec<_> = groups.iter().map(|g| g.source.clone()).collect();
     sources.sort();
-    assert_eq!(sources, ["svc/default/ext", "svc/default/lb", "svc/default/web"]);
+    assert_eq!(
+        sources,
+        ["svc/default/ext", "svc/default/lb", "svc/default/web"]
+    );
     let (w, e, l) = (svc_common("web"), svc_common("ext"), svc_common("lb"));
     assert_targets(
         &groups,
         vec![
-            with(&w, &[("__address__", "web.default.svc:80"), ("service_port_name", "http"), ("service_port_number", "80"), ("service_port_protocol", "TCP"), ("service_type", "ClusterIP"), ("service_cluster_ip", "10.96.0.10")]),
-            with(&w, &[("__address__", "web.default.svc:9090"), ("service_port_number", "9090"), ("service_port_protocol", "TCP"), ("service_type", "ClusterIP"), ("service_cluster_ip", "10.96.0.10")]),
-            with(&e, &[("__address__", "ext.default.svc:80"), ("service_port_name", "http"), ("service_port_number", "80"), ("service_port_protocol", "TCP"), ("service_type", "ExternalName"), ("service_external_name", "db.example.com")]),
-            with(&e, &[("__address__", "ext.default.svc:9090"), ("service_port_number", "9090"), ("service_port_protocol", "TCP"), ("service_type", "ExternalName"), ("service_external_name", "db.example.com")]),
-            with(&l, &[("__address__", "lb.default.svc:80"), ("service_port_name", "http"), ("service_port_number", "80"), ("service_port_protocol", "TCP"), ("service_type", "LoadBalancer"), ("service_cluster_ip", "10.96.0.11"), ("service_loadbalancer_ip", "1.2.3.4")]),
-            with(&l, &[("__address__", "lb.default.svc:9090"), ("service_port_number", "9090"), ("service_port_protocol", "TCP"), ("service_type", "LoadBalancer"), ("service_cluster_ip", "10.96.0.11"), ("service_loadbalancer_ip", "1.2.3.4")]),
+            with(
+                &w,
+                &[
+                    ("__address__", "web.default.svc:80"),
+                    ("service_port_name", "http"),
+                    ("service_port_number", "80"),
+                    ("service_port_protocol", "TCP"),
+                    ("service_type", "ClusterIP"),
+                    ("service_cluster_ip", "10.96.0.10"),
+                ],
+            ),
+            with(
+                &w,
+                &[
+                    ("__address__", "web.default.svc:9090"),
+                    ("service_port_number", "9090"),
+                    ("service_port_protocol", "TCP"),
+                    ("service_type", "ClusterIP"),
+                    ("service_cluster_ip", "10.96.0.10"),
+                ],
+            ),
+            with(
+                &e,
+                &[
+                    ("__address__", "ext.default.svc:80"),
+                    ("service_port_name", "http"),
+                    ("service_port_number", "80"),
+                    ("service_port_protocol", "TCP"),
+                    ("service_type", "ExternalName"),
+                    ("service_external_name", "db.example.com"),
+                ],
+            ),
+            with(
+                &e,
+                &[
+                    ("__address__", "ext.default.svc:9090"),
+                    ("service_port_number", "9090"),
+                    ("service_port_protocol", "TCP"),
+                    ("service_type", "ExternalName"),
+                    ("service_external_name", "db.example.com"),
+                ],
+            ),
+            with(
+                &l,
+                &[
+                    ("__address__", "lb.default.svc:80"),
+                    ("service_port_name", "http"),
+                    ("service_port_number", "80"),
+                    ("service_port_protocol", "TCP"),
+                    ("service_type", "LoadBalancer"),
+                    ("service_cluster_ip", "10.96.0.11"),
+                    ("service_loadbalancer_ip", "1.2.3.4"),
+                ],
+            ),
+            with(
+                &l,
+                &[
+                    ("__address__", "lb.default.svc:9090"),
+                    ("service_port_number", "9090"),
+                    ("service_port_protocol", "TCP"),
+                    ("service_type", "LoadBalancer"),
+                    ("service_cluster_ip", "10.96.0.11"),
+                    ("service_loadbalancer_ip", "1.2.3.4"),
+                ],
+            ),
         ],
     );
     api.delete("services", "default", "ext");
@@ -383,7 +523,10 @@ async fn endpointslice_role_labels_with_service_pod_and_node() {
     api.apply("nodes", node("node-1"));
     api.apply("endpointslices", slice());
     let registry = Registry::default();
-    let mut d = Discovery::start(&sd_config(&api, "role: endpointslice\nattach_metadata: {node: true}"), &registry);
+    let mut d = Discovery::start(
+        &sd_config(&api, "role: endpointslice\nattach_metadata: {node: true}"),
+        &registry,
+    );
     let groups = d.until("slice", |g| !g.is_empty()).await;
     assert_eq!(groups[0].source, "endpointslice/default/web-abc");
     let mut group: Labels = svc_common("web").into_iter().collect();
@@ -391,17 +534,30 @@ async fn endpointslice_role_labels_with_service_pod_and_node() {
         ("endpointslice_address_type", "IPv4"),
         ("endpointslice_name", "web-abc"),
         ("endpointslice_label_kubernetes_io_service_name", "web"),
-        ("endpointslice_labelpresent_kubernetes_io_service_name", "true"),
+        (
+            "endpointslice_labelpresent_kubernetes_io_service_name",
+            "true",
+        ),
     ]));
     let node_l = labels(&[
         ("node_name", "node-1"),
         ("node_label_topology_kubernetes_io_zone", "z1"),
         ("node_labelpresent_topology_kubernetes_io_zone", "true"),
         ("node_annotation_node_alpha_kubernetes_io_ttl", "0"),
-        ("node_annotationpresent_node_alpha_kubernetes_io_ttl", "true"),
+        (
+            "node_annotationpresent_node_alpha_kubernetes_io_ttl",
+            "true",
+        ),
     ]);
-    let port = labels(&[("endpointslice_port_name", "http"), ("endpointslice_port_protocol", "TCP"), ("endpointslice_port", "8080"), ("endpointslice_port_app_protocol", "http")]);
-    let mut pod_l: Labels = pod_common("web-1", "10.0.0.1", "true").into_iter().collect();
+    let port = labels(&[
+        ("endpointslice_port_name", "http"),
+        ("endpointslice_port_protocol", "TCP"),
+        ("endpointslice_port", "8080"),
+        ("endpointslice_port_app_protocol", "http"),
+    ]);
+    let mut pod_l: Labels = pod_common("web-1", "10.0.0.1", "true")
+        .into_iter()
+        .collect();
     pod_l.remove("__meta_kubernetes_namespace");
     let mut t1 = group.clone();
     t1.extend(port.clone());
@@ -448,7 +604,15 @@ async fn endpointslice_role_labels_with_service_pod_and_node() {
     let mut s = service("web", "ClusterIP");
     s["metadata"]["labels"]["app"] = json!("web2");
     api.apply("services", s);
-    d.until("service label", |g| g.first().is_some_and(|g| g.labels.get("__meta_kubernetes_service_label_app").map(String::as_str) == Some("web2"))).await;
+    d.until("service label", |g| {
+        g.first().is_some_and(|g| {
+            g.labels
+                .get("__meta_kubernetes_service_label_app")
+                .map(String::as_str)
+                == Some("web2")
+        })
+    })
+    .await;
     api.delete("endpointslices", "default", "web-abc");
     d.until("slice gone", |g| g.is_empty()).await;
 }
@@ -458,16 +622,19 @@ async fn endpoints_role_labels() {
     let api = KubeApi::start().await;
     api.apply("services", service("web", "ClusterIP"));
     api.apply("pods", pod("default", "web-1", "10.0.0.1", "True"));
-    api.apply("endpoints", json!({
-        "apiVersion": "v1", "kind": "Endpoints",
-        "metadata": {"name": "web", "namespace": "default", "labels": {"app": "web"}},
-        "subsets": [{
-            "addresses": [{"ip": "10.0.0.1", "nodeName": "node-1", "hostname": "h1",
-                "targetRef": {"kind": "Pod", "name": "web-1", "namespace": "default"}}],
-            "notReadyAddresses": [{"ip": "10.0.0.2"}],
-            "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]
-        }]
-    }));
+    api.apply(
+        "endpoints",
+        json!({
+            "apiVersion": "v1", "kind": "Endpoints",
+            "metadata": {"name": "web", "namespace": "default", "labels": {"app": "web"}},
+            "subsets": [{
+                "addresses": [{"ip": "10.0.0.1", "nodeName": "node-1", "hostname": "h1",
+                    "targetRef": {"kind": "Pod", "name": "web-1", "namespace": "default"}}],
+                "notReadyAddresses": [{"ip": "10.0.0.2"}],
+                "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]
+            }]
+        }),
+    );
     let registry = Registry::default();
     let mut d = Discovery::start(&sd_config(&api, "role: endpoints"), &registry);
     let groups = d.until("endpoints", |g| !g.is_empty()).await;
@@ -478,9 +645,14 @@ async fn endpoints_role_labels() {
         ("endpoints_label_app", "web"),
         ("endpoints_labelpresent_app", "true"),
     ]));
-    let mut pod_l: Labels = pod_common("web-1", "10.0.0.1", "true").into_iter().collect();
+    let mut pod_l: Labels = pod_common("web-1", "10.0.0.1", "true")
+        .into_iter()
+        .collect();
     pod_l.remove("__meta_kubernetes_namespace");
-    let port = labels(&[("endpoint_port_name", "http"), ("endpoint_port_protocol", "TCP")]);
+    let port = labels(&[
+        ("endpoint_port_name", "http"),
+        ("endpoint_port_protocol", "TCP"),
+    ]);
     let mut t1 = group.clone();
     t1.extend(port.clone());
     t1.extend(pod_l.clone());
@@ -499,7 +671,10 @@ async fn endpoints_role_labels() {
     ]));
     let mut t2 = group.clone();
     t2.extend(port);
-    t2.extend(labels(&[("__address__", "10.0.0.2:8080"), ("endpoint_ready", "false")]));
+    t2.extend(labels(&[
+        ("__address__", "10.0.0.2:8080"),
+        ("endpoint_ready", "false"),
+    ]));
     let mut t3 = group.clone();
     t3.extend(pod_l);
     t3.extend(labels(&[
@@ -546,9 +721,33 @@ async fn ingress_role_labels() {
     assert_targets(
         &groups,
         vec![
-            with(&g, &[("__address__", "secure.example.com"), ("ingress_scheme", "https"), ("ingress_host", "secure.example.com"), ("ingress_path", "/api")]),
-            with(&g, &[("__address__", "secure.example.com"), ("ingress_scheme", "https"), ("ingress_host", "secure.example.com"), ("ingress_path", "/")]),
-            with(&g, &[("__address__", "plain.example.com"), ("ingress_scheme", "http"), ("ingress_host", "plain.example.com"), ("ingress_path", "/")]),
+            with(
+                &g,
+                &[
+                    ("__address__", "secure.example.com"),
+                    ("ingress_scheme", "https"),
+                    ("ingress_host", "secure.example.com"),
+                    ("ingress_path", "/api"),
+                ],
+            ),
+            with(
+                &g,
+                &[
+                    ("__address__", "secure.example.com"),
+                    ("ingress_scheme", "https"),
+                    ("ingress_host", "secure.example.com"),
+                    ("ingress_path", "/"),
+                ],
+            ),
+            with(
+                &g,
+                &[
+                    ("__address__", "plain.example.com"),
+                    ("ingress_scheme", "http"),
+                    ("ingress_host", "plain.example.com"),
+                    ("ingress_path", "/"),
+                ],
+            ),
         ],
     );
 }
@@ -566,7 +765,10 @@ async fn gone_410_relists_and_loses_no_update() {
     api.apply("pods", pod("default", "b", "10.0.0.2", "True"));
     let registry = Registry::default();
     let mut d = Discovery::start(&sd_config(&api, "role: pod"), &registry);
-    d.until("a and b", |g| names(g) == ["pod/default/a", "pod/default/b"]).await;
+    d.until("a and b", |g| {
+        names(g) == ["pod/default/a", "pod/default/b"]
+    })
+    .await;
     assert!(common::wait_for(WAIT, || api.open_watches() == 1).await);
     // Changes the client never hears about as events: history is compacted and the watch
     // dropped, so resuming from its version gets 410 Gone and it must relist.
@@ -576,7 +778,10 @@ async fn gone_410_relists_and_loses_no_update() {
     api.compact();
     api.drop_watches();
     api.pause_watches(false);
-    d.until("b and c after relist", |g| names(g) == ["pod/default/b", "pod/default/c"]).await;
+    d.until("b and c after relist", |g| {
+        names(g) == ["pod/default/b", "pod/default/c"]
+    })
+    .await;
     assert!(api.gone_sent() >= 1, "no 410 was sent");
     assert!(api.count("list", "pods") >= 2, "no relist");
     // And the watch after the relist works.
@@ -596,10 +801,17 @@ async fn dropped_watch_resumes_from_last_version() {
     api.apply("pods", pod("default", "b", "10.0.0.2", "True"));
     api.drop_watches();
     api.pause_watches(false);
-    d.until("b after resume", |g| names(g) == ["pod/default/a", "pod/default/b"]).await;
+    d.until("b after resume", |g| {
+        names(g) == ["pod/default/a", "pod/default/b"]
+    })
+    .await;
     // Resumed, not relisted: the missed event came from the watch's history.
     assert_eq!(api.count("list", "pods"), 1);
-    let watches: Vec<_> = api.requests().into_iter().filter(|r| r.verb == "watch").collect();
+    let watches: Vec<_> = api
+        .requests()
+        .into_iter()
+        .filter(|r| r.verb == "watch")
+        .collect();
     assert!(watches.len() >= 2, "{watches:?}");
     assert!(watches.iter().all(|w| !w.resource_version.is_empty()));
 }
@@ -623,7 +835,10 @@ async fn selectors_and_namespaces_reach_the_server() {
     );
     let registry = Registry::default();
     let mut d = Discovery::start(&cfg, &registry);
-    d.until("only the pod on node-1", |g| names(g) == ["pod/team-a/here"]).await;
+    d.until("only the pod on node-1", |g| {
+        names(g) == ["pod/team-a/here"]
+    })
+    .await;
     let reqs = api.requests();
     assert!(!reqs.is_empty());
     for r in reqs.iter().filter(|r| r.plural == "pods") {
@@ -639,12 +854,24 @@ async fn selectors_and_namespaces_reach_the_server() {
 async fn list_is_chunked_with_continue() {
     let api = KubeApi::start().await;
     for i in 0..1201 {
-        api.apply("pods", pod("default", &format!("p{i:04}"), &format!("10.1.{}.{}", i / 250, i % 250), "True"));
+        api.apply(
+            "pods",
+            pod(
+                "default",
+                &format!("p{i:04}"),
+                &format!("10.1.{}.{}", i / 250, i % 250),
+                "True",
+            ),
+        );
     }
     let registry = Registry::default();
     let mut d = Discovery::start(&sd_config(&api, "role: pod"), &registry);
     d.until("1201 pods", |g| g.len() == 1201).await;
-    let lists: Vec<_> = api.requests().into_iter().filter(|r| r.verb == "list").collect();
+    let lists: Vec<_> = api
+        .requests()
+        .into_iter()
+        .filter(|r| r.verb == "list")
+        .collect();
     assert_eq!(lists.len(), 3, "500 + 500 + 201: {lists:?}");
     assert!(lists[1].continue_token.contains(':'));
 }
@@ -699,27 +926,79 @@ async fn equal_configs_share_one_watch() {
 #[test]
 fn config_errors_match_prometheus() {
     let cases = [
-        ("missing role", "- api_server: http://a\n", "role missing (one of: pod, service, endpoints, endpointslice, node, ingress)"),
-        ("unknown role", "- role: pods\n", "unknown Kubernetes SD role \"pods\""),
-        ("both servers", "- role: pod\n  api_server: http://a\n  kubeconfig_file: k.yml\n", "cannot use 'kubeconfig_file' and 'api_server' simultaneously"),
-        ("http without server", "- role: pod\n  bearer_token: x\n", "to use custom HTTP client configuration please provide the 'api_server' URL explicitly"),
-        ("http with kubeconfig", "- role: pod\n  kubeconfig_file: k.yml\n  tls_config: {insecure_skip_verify: true}\n", "cannot use a custom HTTP client configuration together with 'kubeconfig_file'"),
-        ("own ns with server", "- role: pod\n  api_server: http://a\n  namespaces: {own_namespace: true}\n", "cannot use 'api_server' and 'namespaces.own_namespace' simultaneously"),
-        ("selector role", "- role: pod\n  selectors: [{role: service, label: a=b}]\n", "pod role supports only pod selectors"),
-        ("selector roles endpoints", "- role: endpoints\n  selectors: [{role: node}]\n", "endpoints role supports only pod, service, endpoints selectors"),
-        ("duplicate selector", "- role: endpointslice\n  selectors: [{role: pod}, {role: pod}]\n", "duplicated selector role: pod"),
-        ("unset variable", "- role: pod\n  selectors: [{role: pod, field: 'spec.nodeName=${SHOAL_SURELY_UNSET_VAR}'}]\n", "environment variable \"SHOAL_SURELY_UNSET_VAR\" used in a selector is empty or unset"),
-        ("unknown key", "- role: pod\n  rolee: x\n", "unknown field \"rolee\""),
+        (
+            "missing role",
+            "- api_server: http://a\n",
+            "role missing (one of: pod, service, endpoints, endpointslice, node, ingress)",
+        ),
+        (
+            "unknown role",
+            "- role: pods\n",
+            "unknown Kubernetes SD role \"pods\"",
+        ),
+        (
+            "both servers",
+            "- role: pod\n  api_server: http://a\n  kubeconfig_file: k.yml\n",
+            "cannot use 'kubeconfig_file' and 'api_server' simultaneously",
+        ),
+        (
+            "http without server",
+            "- role: pod\n  bearer_token: x\n",
+            "to use custom HTTP client configuration please provide the 'api_server' URL explicitly",
+        ),
+        (
+            "http with kubeconfig",
+            "- role: pod\n  kubeconfig_file: k.yml\n  tls_config: {insecure_skip_verify: true}\n",
+            "cannot use a custom HTTP client configuration together with 'kubeconfig_file'",
+        ),
+        (
+            "own ns with server",
+            "- role: pod\n  api_server: http://a\n  namespaces: {own_namespace: true}\n",
+            "cannot use 'api_server' and 'namespaces.own_namespace' simultaneously",
+        ),
+        (
+            "selector role",
+            "- role: pod\n  selectors: [{role: service, label: a=b}]\n",
+            "pod role supports only pod selectors",
+        ),
+        (
+            "selector roles endpoints",
+            "- role: endpoints\n  selectors: [{role: node}]\n",
+            "endpoints role supports only pod, service, endpoints selectors",
+        ),
+        (
+            "duplicate selector",
+            "- role: endpointslice\n  selectors: [{role: pod}, {role: pod}]\n",
+            "duplicated selector role: pod",
+        ),
+        (
+            "unset variable",
+            "- role: pod\n  selectors: [{role: pod, field: 'spec.nodeName=${SHOAL_SURELY_UNSET_VAR}'}]\n",
+            "environment variable \"SHOAL_SURELY_UNSET_VAR\" used in a selector is empty or unset",
+        ),
+        (
+            "unknown key",
+            "- role: pod\n  rolee: x\n",
+            "unknown field \"rolee\"",
+        ),
     ];
     for (name, body, want) in cases {
         let text = format!(
             "scrape_configs:\n  - job_name: k\n    kubernetes_sd_configs:\n{}",
-            body.lines().map(|l| format!("      {l}\n")).collect::<String>()
+            body.lines()
+                .map(|l| format!("      {l}\n"))
+                .collect::<String>()
         );
-        let err = shoal::config::load_str(&text, Path::new("t.yml")).unwrap_err().to_string();
+        let err = shoal::config::load_str(&text, Path::new("t.yml"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains(want), "{name}: {err}");
         assert!(err.starts_with("t.yml:"), "{name}: no position: {err}");
-        let line: usize = err.split(':').nth(1).and_then(|l| l.parse().ok()).unwrap_or(0);
+        let line: usize = err
+            .split(':')
+            .nth(1)
+            .and_then(|l| l.parse().ok())
+            .unwrap_or(0);
         assert!(line >= 3, "{name}: line {line}: {err}");
     }
     // A full valid entry round-trips its fields.
@@ -728,6 +1007,36 @@ fn config_errors_match_prometheus() {
     let k = &cfg.scrape_configs[0].kubernetes_sd_configs[0];
     assert_eq!(k.namespaces.names, ["a", "b"]);
     assert!(k.attach_metadata.node);
-    assert_eq!(k.selector_for(shoal::config::KubernetesRole::Service), ("app in (x,y)", ""));
-    assert_eq!(k.http.authorization.as_ref().unwrap().kind.as_deref(), Some("Bearer"));
+    assert_eq!(
+        k.selector_for(shoal::config::KubernetesRole::Service),
+        ("app in (x,y)", "")
+    );
+    assert_eq!(
+        k.http.authorization.as_ref().unwrap().kind.as_deref(),
+        Some("Bearer")
+    );
+}
+
+#[tokio::test]
+async fn unreachable_api_server_counts_watch_failures() {
+    // A port that was free a moment ago: connections are refused.
+    let port = common::free_port("127.0.0.1");
+    let text = format!(
+        "scrape_configs:\n  - job_name: k\n    kubernetes_sd_configs:\n      - api_server: http://127.0.0.1:{port}\n        role: service\n"
+    );
+    let cfg = shoal::config::load_str(&text, Path::new("t.yml")).unwrap();
+    let metrics = DiscoveryMetrics::default();
+    let registry = Registry::default();
+    let p = KubernetesProvider::new(
+        &cfg.scrape_configs[0].kubernetes_sd_configs[0],
+        &registry,
+        &metrics,
+    )
+    .unwrap();
+    let (tx, mut rx) = mpsc::channel(4);
+    let (_handle, cancel) = cancel_pair();
+    tokio::spawn(Box::new(p).run(tx, cancel));
+    assert!(common::wait_for(WAIT, || metrics.kube_watch_failures("service") >= 1).await);
+    // Nothing is sent before the first successful list.
+    assert!(rx.try_recv().is_err());
 }

@@ -230,10 +230,7 @@ pub(crate) fn check_kubernetes(c: &KubernetesSdConfig) -> Check {
             let names: Vec<&str> = allowed.iter().map(|r| r.as_str()).collect();
             return Err(Issue {
                 path: at("role"),
-                message: format!(
-                    "{role} role supports only {} selectors",
-                    names.join(", ")
-                ),
+                message: format!("{role} role supports only {} selectors", names.join(", ")),
             });
         }
         if let Some(f) = &s.field {
@@ -276,7 +273,11 @@ fn check_field_selector(s: &str) -> Result<(), String> {
         let op = ["!=", "==", "="].iter().find_map(|op| term.find(op));
         match op {
             Some(i) if !term[..i].trim().is_empty() => {}
-            _ => return Err(format!("invalid selector: '{s}'; can't understand '{term}'")),
+            _ => {
+                return Err(format!(
+                    "invalid selector: '{s}'; can't understand '{term}'"
+                ));
+            }
         }
     }
     Ok(())
@@ -301,7 +302,9 @@ fn check_label_selector(s: &str) -> Result<(), String> {
         term.push(ch);
     }
     if depth != 0 {
-        return Err(format!("unable to parse requirement: unbalanced parentheses in {s:?}"));
+        return Err(format!(
+            "unable to parse requirement: unbalanced parentheses in {s:?}"
+        ));
     }
     terms.push(term);
     if terms.len() == 1 && terms.first().is_some_and(|t| t.trim().is_empty()) {
@@ -310,16 +313,16 @@ fn check_label_selector(s: &str) -> Result<(), String> {
     for t in terms {
         let t = t.trim();
         let t = t.strip_prefix('!').unwrap_or(t).trim_start();
-        let key_end = t
-            .find(|c: char| c == '=' || c == '!' || c == ' ' || c == '(')
-            .unwrap_or(t.len());
+        let key_end = t.find(['=', '!', ' ', '(']).unwrap_or(t.len());
         let key = &t[..key_end];
         let key_ok = !key.is_empty()
             && key
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'));
         if !key_ok {
-            return Err(format!("unable to parse requirement: invalid label key {key:?}"));
+            return Err(format!(
+                "unable to parse requirement: invalid label key {key:?}"
+            ));
         }
     }
     Ok(())
@@ -327,7 +330,10 @@ fn check_label_selector(s: &str) -> Result<(), String> {
 
 /// Expands `${VAR}` in `s` from `env`; any other `$` stays as written. An unset or empty
 /// variable is an error naming it.
-pub(crate) fn expand_braced(s: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+pub(crate) fn expand_braced(
+    s: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, String> {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
     while let Some(i) = rest.find("${") {
@@ -398,7 +404,14 @@ mod tests {
         for bad in ["a", "=b", "a=b,"] {
             assert!(check_field_selector(bad).is_err(), "{bad}");
         }
-        for ok in ["", "app", "!app", "app=x", "app in (a,b),tier notin (c)", "k8s.io/x!=y"] {
+        for ok in [
+            "",
+            "app",
+            "!app",
+            "app=x",
+            "app in (a,b),tier notin (c)",
+            "k8s.io/x!=y",
+        ] {
             assert!(check_label_selector(ok).is_ok(), "{ok}");
         }
         for bad in ["app in (a", "=x", "a$=c", "!"] {

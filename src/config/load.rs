@@ -65,7 +65,11 @@ pub(crate) fn load_str_with_env(
     for (sc, src, i) in &mut jobs {
         let at = [Seg::Key("scrape_configs".into()), Seg::Index(*i)];
         for (j, k) in sc.kubernetes_sd_configs.iter_mut().enumerate() {
-            let prefix = [at.to_vec(), vec![Seg::Key("kubernetes_sd_configs".into()), Seg::Index(j)]].concat();
+            let prefix = [
+                at.to_vec(),
+                vec![Seg::Key("kubernetes_sd_configs".into()), Seg::Index(j)],
+            ]
+            .concat();
             super::kubernetes::expand_selectors(k, env).map_err(|e| src.error(e.under(&prefix)))?;
         }
     }

@@ -13,11 +13,11 @@ use std::time::Duration;
 use tokio::sync::{Notify, mpsc, watch};
 use tokio::time::Instant;
 
+use super::kubernetes::{KubernetesProvider, Registry as KubeRegistry};
 use super::{
     Cancel, CancelHandle, DiscoveryMetrics, FileProvider, HttpProvider, Provider, StaticProvider,
     TargetGroup, cancel_pair,
 };
-use super::kubernetes::{KubernetesProvider, Registry as KubeRegistry};
 use crate::config::{
     Config, FileSdConfig, HttpSdConfig, KubernetesSdConfig, ScrapeConfig, StaticConfig,
 };

@@ -91,7 +91,10 @@ impl DiscoveryMetrics {
 
     pub(crate) fn kube_event(&self, role: &'static str, event: &'static str) {
         self.kube_events
-            .get_or_create(&vec![("role", role.to_string()), ("event", event.to_string())])
+            .get_or_create(&vec![
+                ("role", role.to_string()),
+                ("event", event.to_string()),
+            ])
             .inc();
     }
 

@@ -125,7 +125,8 @@ impl KubeApi {
         let (ns, name) = key_of(&obj);
         if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
             m.insert("resourceVersion".into(), json!(rv.to_string()));
-            m.entry("uid").or_insert_with(|| json!(format!("uid-{ns}-{name}")));
+            m.entry("uid")
+                .or_insert_with(|| json!(format!("uid-{ns}-{name}")));
         }
         let old = g
             .objects
@@ -389,20 +390,19 @@ async fn stream_events(
             if g.paused {
                 Vec::new()
             } else {
-                let mut out: Vec<(u64, &'static str, Value)> = g
-                    .history
-                    .iter()
-                    .filter(|(rv, p, _, obj)| {
-                        *rv > cursor
-                            && *p == req.plural
-                            && req
-                                .namespace
-                                .as_ref()
-                                .is_none_or(|ns| obj["metadata"]["namespace"].as_str() == Some(ns))
-                            && matches(obj, &req.label_selector, &req.field_selector)
-                    })
-                    .map(|(rv, _, ty, obj)| (*rv, *ty, obj.clone()))
-                    .collect();
+                let mut out: Vec<(u64, &'static str, Value)> =
+                    g.history
+                        .iter()
+                        .filter(|(rv, p, _, obj)| {
+                            *rv > cursor
+                                && *p == req.plural
+                                && req.namespace.as_ref().is_none_or(|ns| {
+                                    obj["metadata"]["namespace"].as_str() == Some(ns)
+                                })
+                                && matches(obj, &req.label_selector, &req.field_selector)
+                        })
+                        .map(|(rv, _, ty, obj)| (*rv, *ty, obj.clone()))
+                        .collect();
                 if first && bookmarks {
                     let bm = json!({"kind": "Bookmark", "apiVersion": "v1",
                         "metadata": {"resourceVersion": g.rv.to_string()}});

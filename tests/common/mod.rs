@@ -9,12 +9,12 @@
 // Each test file compiles this module on its own and uses a different part of it.
 #![allow(dead_code)]
 
+pub mod kube_api;
 pub mod process;
 pub mod prometheus;
 pub mod receiver;
 pub mod samples;
 pub mod shoal;
-pub mod kube_api;
 pub mod target;
 
 use std::future::Future;

@@ -79,16 +79,25 @@ impl ClientSpec {
         if h.proxy_url.as_ref().is_some_and(|p| !p.is_empty())
             || h.proxy_from_environment == Some(true)
         {
-            return Err(ClientError::Unsupported("proxy_url / proxy_from_environment"));
+            return Err(ClientError::Unsupported(
+                "proxy_url / proxy_from_environment",
+            ));
         }
         if let Some(a) = &h.authorization {
-            if a.kind.as_deref().is_some_and(|k| !k.eq_ignore_ascii_case("bearer")) {
-                return Err(ClientError::Unsupported("an authorization type other than Bearer"));
+            if a.kind
+                .as_deref()
+                .is_some_and(|k| !k.eq_ignore_ascii_case("bearer"))
+            {
+                return Err(ClientError::Unsupported(
+                    "an authorization type other than Bearer",
+                ));
             }
         }
         if let Some(t) = &h.tls_config {
             if t.ca.is_some() || t.cert.is_some() || t.key.is_some() {
-                return Err(ClientError::Unsupported("inline tls_config ca/cert/key (use *_file)"));
+                return Err(ClientError::Unsupported(
+                    "inline tls_config ca/cert/key (use *_file)",
+                ));
             }
         }
         url.parse::<http::Uri>().map_err(|e| ClientError::Url {
@@ -104,17 +113,22 @@ impl ClientSpec {
     /// Builds kube's client. Async because kubeconfig loading may be.
     pub(crate) async fn client(&self) -> Result<kube::Client, ClientError> {
         let config = match self {
-            ClientSpec::InCluster => kube::Config::incluster()
-                .map_err(|e| ClientError::InCluster(e.to_string()))?,
+            ClientSpec::InCluster => {
+                kube::Config::incluster().map_err(|e| ClientError::InCluster(e.to_string()))?
+            }
             ClientSpec::Kubeconfig(path) => {
                 let fail = |reason: String| ClientError::Kubeconfig {
                     path: path.clone(),
                     reason,
                 };
-                let kc = kube::config::Kubeconfig::read_from(path).map_err(|e| fail(e.to_string()))?;
-                kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
-                    .await
-                    .map_err(|e| fail(e.to_string()))?
+                let kc =
+                    kube::config::Kubeconfig::read_from(path).map_err(|e| fail(e.to_string()))?;
+                kube::Config::from_custom_kubeconfig(
+                    kc,
+                    &kube::config::KubeConfigOptions::default(),
+                )
+                .await
+                .map_err(|e| fail(e.to_string()))?
             }
             ClientSpec::ApiServer { url, http } => api_server_config(url, http)?,
         };

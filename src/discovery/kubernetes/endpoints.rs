@@ -43,7 +43,11 @@ pub(crate) fn uncovered_ports(seen: &SeenPods) -> Vec<LabelMap> {
                     continue;
                 }
                 let mut t = LabelMap::new();
-                put(&mut t, ADDRESS_LABEL, &join_host_port(&pod.pod_ip, cp.number));
+                put(
+                    &mut t,
+                    ADDRESS_LABEL,
+                    &join_host_port(&pod.pod_ip, cp.number),
+                );
                 container_port_labels(&mut t, &c.name, &c.image, cp, &cp.protocol);
                 pod::pod_labels(&mut t, pod);
                 out.push(t);
@@ -95,7 +99,11 @@ pub(crate) fn build(eps: &EndpointsInfo, lookup: &dyn Lookup, attach_node: bool)
     let mut seen = SeenPods::new();
     let mut add = |addr: &AddressInfo, port: &PortInfo, ready: &str| {
         let mut t = LabelMap::new();
-        put(&mut t, ADDRESS_LABEL, &join_host_port(&addr.ip, port.number));
+        put(
+            &mut t,
+            ADDRESS_LABEL,
+            &join_host_port(&addr.ip, port.number),
+        );
         put_meta(&mut t, "endpoint_port_name", &port.name);
         put_meta(&mut t, "endpoint_port_protocol", &port.protocol);
         put_meta(&mut t, "endpoint_ready", ready);

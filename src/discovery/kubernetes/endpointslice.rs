@@ -21,7 +21,11 @@ pub(crate) fn build(slice: &SliceInfo, lookup: &dyn Lookup, attach_node: bool) -
     let ns = &slice.meta.namespace;
     let mut labels = LabelMap::new();
     put(&mut labels, NAMESPACE, ns);
-    put_meta(&mut labels, "endpointslice_address_type", &slice.address_type);
+    put_meta(
+        &mut labels,
+        "endpointslice_address_type",
+        &slice.address_type,
+    );
     meta::object_meta_labels(&mut labels, &slice.meta, "endpointslice");
     if let Some(svc) = slice
         .meta
@@ -57,7 +61,10 @@ pub(crate) fn build(slice: &SliceInfo, lookup: &dyn Lookup, attach_node: bool) -
         for (name, v) in [
             ("endpointslice_endpoint_conditions_ready", ep.ready),
             ("endpointslice_endpoint_conditions_serving", ep.serving),
-            ("endpointslice_endpoint_conditions_terminating", ep.terminating),
+            (
+                "endpointslice_endpoint_conditions_terminating",
+                ep.terminating,
+            ),
         ] {
             if let Some(v) = v {
                 put_meta(&mut t, name, bool_str(v));
@@ -79,7 +86,11 @@ pub(crate) fn build(slice: &SliceInfo, lookup: &dyn Lookup, attach_node: bool) -
         for (k, v) in &ep.topology {
             let ln = sanitize(k);
             put_meta(&mut t, &format!("endpointslice_endpoint_topology_{ln}"), v);
-            put_meta(&mut t, &format!("endpointslice_endpoint_topology_present_{ln}"), "true");
+            put_meta(
+                &mut t,
+                &format!("endpointslice_endpoint_topology_present_{ln}"),
+                "true",
+            );
         }
         if attach_node {
             let node_name = match &ep.target_ref {

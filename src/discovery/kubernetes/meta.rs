@@ -19,7 +19,13 @@ pub(crate) type LabelMap = BTreeMap<String, String>;
 /// `strutil.SanitizeLabelName` does.
 pub(crate) fn sanitize(name: &str) -> String {
     name.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -50,7 +56,10 @@ pub(crate) fn object_meta_labels(ls: &mut LabelMap, meta: &Meta, role: &str) {
     for (k, v) in &meta.annotations {
         let ln = sanitize(k);
         put(ls, format!("{PREFIX}{role}_annotation_{ln}"), v);
-        ls.insert(format!("{PREFIX}{role}_annotationpresent_{ln}"), PRESENT.into());
+        ls.insert(
+            format!("{PREFIX}{role}_annotationpresent_{ln}"),
+            PRESENT.into(),
+        );
     }
 }
 

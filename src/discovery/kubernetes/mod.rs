@@ -35,9 +35,7 @@ pub use client::{ClientError, NAMESPACE_FILE};
 pub use watch::Registry;
 
 use self::lookup::Lookup;
-use self::objects::{
-    EndpointsInfo, IngressInfo, NodeInfo, PodInfo, ServiceInfo, SliceInfo,
-};
+use self::objects::{EndpointsInfo, IngressInfo, NodeInfo, PodInfo, ServiceInfo, SliceInfo};
 use self::watch::{Store, StoreKey};
 use super::{Cancel, DiscoveryMetrics, Provider, TargetGroup};
 use crate::config::{KubernetesRole, KubernetesSdConfig};
@@ -128,15 +126,18 @@ impl KubernetesProvider {
             StoreKey {
                 kind,
                 client: client.clone(),
-                namespaces: if namespaced { namespaces.clone() } else { Vec::new() },
+                namespaces: if namespaced {
+                    namespaces.clone()
+                } else {
+                    Vec::new()
+                },
                 label: label.to_string(),
                 field: field.to_string(),
             }
         };
         use KubernetesRole as R;
-        let pods = || {
-            registry.store::<core::Pod, _>(key("pod", R::Pod, true), objects::pod, metrics)
-        };
+        let pods =
+            || registry.store::<core::Pod, _>(key("pod", R::Pod, true), objects::pod, metrics);
         let services = || {
             registry.store::<core::Service, _>(
                 key("service", R::Service, true),
@@ -144,11 +145,10 @@ impl KubernetesProvider {
                 metrics,
             )
         };
-        let nodes = || {
-            registry.store::<core::Node, _>(key("node", R::Node, false), objects::node, metrics)
-        };
-        let attach_node = cfg.attach_metadata.node
-            && matches!(role, R::Pod | R::Endpoints | R::EndpointSlice);
+        let nodes =
+            || registry.store::<core::Node, _>(key("node", R::Node, false), objects::node, metrics);
+        let attach_node =
+            cfg.attach_metadata.node && matches!(role, R::Pod | R::Endpoints | R::EndpointSlice);
         let mut related = Related {
             nodes: attach_node.then(nodes),
             ..Related::default()
@@ -157,11 +157,13 @@ impl KubernetesProvider {
             R::Pod => Sources::Pod(pods()),
             R::Service => Sources::Service(services()),
             R::Node => Sources::Node(nodes()),
-            R::Ingress => Sources::Ingress(registry.store::<k8s_openapi::api::networking::v1::Ingress, _>(
-                key("ingress", R::Ingress, true),
-                objects::ingress,
-                metrics,
-            )),
+            R::Ingress => Sources::Ingress(
+                registry.store::<k8s_openapi::api::networking::v1::Ingress, _>(
+                    key("ingress", R::Ingress, true),
+                    objects::ingress,
+                    metrics,
+                ),
+            ),
             R::Endpoints => {
                 related.pods = Some(pods());
                 related.services = Some(services());
@@ -174,11 +176,13 @@ impl KubernetesProvider {
             R::EndpointSlice => {
                 related.pods = Some(pods());
                 related.services = Some(services());
-                Sources::EndpointSlice(registry.store::<k8s_openapi::api::discovery::v1::EndpointSlice, _>(
-                    key("endpointslice", R::EndpointSlice, true),
-                    objects::endpoint_slice,
-                    metrics,
-                ))
+                Sources::EndpointSlice(
+                    registry.store::<k8s_openapi::api::discovery::v1::EndpointSlice, _>(
+                        key("endpointslice", R::EndpointSlice, true),
+                        objects::endpoint_slice,
+                        metrics,
+                    ),
+                )
             }
         };
         Ok(KubernetesProvider {
@@ -227,10 +231,7 @@ impl KubernetesProvider {
                 .all()
                 .iter()
                 .filter_map(|p| {
-                    let node = self
-                        .attach_node
-                        .then(|| r.node(&p.node_name))
-                        .flatten();
+                    let node = self.attach_node.then(|| r.node(&p.node_name)).flatten();
                     pod::build(p, node.as_deref())
                 })
                 .collect(),

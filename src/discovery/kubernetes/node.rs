@@ -28,11 +28,19 @@ pub(crate) fn build(node: &NodeInfo) -> Option<TargetGroup> {
     put_meta(&mut labels, "node_provider_id", &node.provider_id);
     meta::object_meta_labels(&mut labels, &node.meta, "node");
     let mut t = LabelMap::new();
-    put(&mut t, ADDRESS_LABEL, &join_host_port(host, node.kubelet_port));
+    put(
+        &mut t,
+        ADDRESS_LABEL,
+        &join_host_port(host, node.kubelet_port),
+    );
     put(&mut t, "instance", &node.meta.name);
     // The first address of each type.
     for (ty, addr) in node.addresses.iter().rev() {
-        put(&mut t, sanitize(&format!("{}node_address_{ty}", meta::PREFIX)), addr);
+        put(
+            &mut t,
+            sanitize(&format!("{}node_address_{ty}", meta::PREFIX)),
+            addr,
+        );
     }
     Some(TargetGroup {
         source: format!("node/{}", node.meta.name),

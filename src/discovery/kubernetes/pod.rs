@@ -44,7 +44,11 @@ pub(crate) fn build(pod: &PodInfo, node: Option<&NodeInfo>) -> Option<TargetGrou
             put_meta(t, "pod_container_name", &c.name);
             put_meta(t, "pod_container_id", &c.id);
             put_meta(t, "pod_container_image", &c.image);
-            put_meta(t, "pod_container_init", if c.init { "true" } else { "false" });
+            put_meta(
+                t,
+                "pod_container_init",
+                if c.init { "true" } else { "false" },
+            );
         };
         if c.ports.is_empty() {
             let mut t = LabelMap::new();
@@ -60,7 +64,11 @@ pub(crate) fn build(pod: &PodInfo, node: Option<&NodeInfo>) -> Option<TargetGrou
         }
         for p in &c.ports {
             let mut t = LabelMap::new();
-            put(&mut t, ADDRESS_LABEL, &join_host_port(&pod.pod_ip, p.number));
+            put(
+                &mut t,
+                ADDRESS_LABEL,
+                &join_host_port(&pod.pod_ip, p.number),
+            );
             common(&mut t);
             put_meta(&mut t, "pod_container_port_number", &p.number.to_string());
             put_meta(&mut t, "pod_container_port_name", &p.name);

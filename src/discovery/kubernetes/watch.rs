@@ -16,8 +16,8 @@ use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
 use futures::StreamExt;
-use kube::runtime::watcher::{self, Event};
 use kube::runtime::WatchStreamExt;
+use kube::runtime::watcher::{self, Event};
 use serde::de::DeserializeOwned;
 use tokio::sync::watch as tokio_watch;
 
@@ -56,9 +56,7 @@ impl<T> Store<T> {
     /// The object `namespace/name` (namespace empty for cluster-scoped kinds).
     pub fn get(&self, namespace: &str, name: &str) -> Option<Arc<T>> {
         let key = (namespace.to_string(), name.to_string());
-        self.shards
-            .iter()
-            .find_map(|s| read(s).get(&key).cloned())
+        self.shards.iter().find_map(|s| read(s).get(&key).cloned())
     }
 
     /// Every object, by namespace and name.
@@ -79,12 +77,6 @@ impl<T> Store<T> {
     pub fn subscribe(&self) -> tokio_watch::Receiver<u64> {
         self.version.subscribe()
     }
-
-    /// The watch's identity.
-    #[cfg(test)]
-    pub fn key(&self) -> &StoreKey {
-        &self.key
-    }
 }
 
 fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
@@ -95,10 +87,13 @@ fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
     l.write().unwrap_or_else(|p| p.into_inner())
 }
 
+/// A running store, type-erased so that stores of every kind share one list.
+type AnyStore = Weak<dyn Any + Send + Sync>;
+
 /// The running shared watches; a watch stops when its last user drops its [`Store`].
 #[derive(Clone, Default)]
 pub struct Registry {
-    stores: Arc<Mutex<Vec<(StoreKey, Weak<dyn Any + Send + Sync>)>>>,
+    stores: Arc<Mutex<Vec<(StoreKey, AnyStore)>>>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -177,17 +172,15 @@ impl Registry {
             version,
             _stop: handle,
         });
-        tokio::spawn(run::<K, T>(Arc::downgrade(&store), convert, metrics.clone(), cancel));
+        tokio::spawn(run::<K, T>(
+            Arc::downgrade(&store),
+            convert,
+            metrics.clone(),
+            cancel,
+        ));
         let as_any: Arc<dyn Any + Send + Sync> = store.clone();
         stores.push((key, Arc::downgrade(&as_any)));
         store
-    }
-
-    /// How many shared watches are running (for tests).
-    #[cfg(test)]
-    pub(crate) fn running(&self) -> usize {
-        let stores = self.stores.lock().unwrap_or_else(|p| p.into_inner());
-        stores.iter().filter(|(_, w)| w.strong_count() > 0).count()
     }
 }
 
@@ -238,7 +231,15 @@ async fn run<K: Watched, T: Send + Sync + 'static>(
         vec![(0, K::api(client.clone(), None))]
     };
     let tasks = watches.into_iter().map(|(shard, api)| {
-        watch_one(api, cfg.clone(), shard, store.clone(), convert, &metrics, key.kind)
+        watch_one(
+            api,
+            cfg.clone(),
+            shard,
+            store.clone(),
+            convert,
+            &metrics,
+            key.kind,
+        )
     });
     tokio::select! {
         _ = cancel.cancelled() => {}
@@ -261,7 +262,9 @@ async fn watch_one<K: Watched, T>(
     let mut pending: Option<BTreeMap<ObjectKey, Arc<T>>> = None;
     while let Some(event) = stream.next().await {
         let Some(store) = store.upgrade() else { return };
-        let Some(objects) = store.shards.get(shard) else { return };
+        let Some(objects) = store.shards.get(shard) else {
+            return;
+        };
         let changed = match event {
             Ok(Event::Init) => {
                 pending = Some(BTreeMap::new());
