@@ -37,6 +37,7 @@ pub(super) struct Peering {
 struct Clustered {
     cluster: Cluster,
     handoff_delay: Duration,
+    metrics: ClusterMetrics,
 }
 
 impl Peering {
@@ -82,7 +83,8 @@ impl Peering {
         options.seeds = c.join.iter().filter(|s| !s.is_empty()).cloned().collect();
         options.generation = generation;
         options.min_peers = c.min_peers.unwrap_or(0);
-        options.metrics = ClusterMetrics::new(registry);
+        let metrics = ClusterMetrics::new(registry);
+        options.metrics = metrics.clone();
         let cluster = Cluster::start(options).await.context("cluster")?;
         Ok(Peering {
             single,
@@ -90,6 +92,7 @@ impl Peering {
             clustered: Some(Clustered {
                 cluster,
                 handoff_delay: c.handoff_delay,
+                metrics,
             }),
         })
     }
@@ -126,10 +129,18 @@ impl Peering {
         }
     }
 
-    /// Publishes what changes at run time (only changed keys travel).
+    /// Publishes what changes at run time (only changed keys travel) and refreshes the
+    /// owned-targets/series gauges.
     pub(super) async fn publish(&self, scrapes: &Manager, cfg: &Config) {
         if let Some(c) = &self.clustered {
             let series = scrapes.owned_series();
+            let targets = scrapes
+                .targets()
+                .active_targets
+                .iter()
+                .filter(|t| t.owner.as_deref() == Some(self.single.name.as_str()))
+                .count();
+            c.metrics.set_owned(targets as u64, series);
             let hash = config_hash(cfg);
             c.cluster
                 .update_member(|m| {

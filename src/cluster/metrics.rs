@@ -17,6 +17,8 @@ pub struct ClusterMetrics {
     view_changes: Counter,
     gossip_bytes: Family<LabelSet, Counter>,
     gossip_messages: Family<LabelSet, Counter>,
+    owned_targets: Gauge,
+    owned_series: Gauge,
 }
 
 /// Gossip traffic of one peer since start (what the socket wrapper counted).
@@ -59,7 +61,25 @@ impl ClusterMetrics {
             "Gossip messages, by direction",
             m.gossip_messages.clone(),
         );
+        registry.register(
+            "shoal_cluster_owned_targets",
+            "Targets whose current slot this peer owns",
+            m.owned_targets.clone(),
+        );
+        registry.register(
+            "shoal_cluster_owned_series",
+            "Series scraped by this peer from the targets it owns now",
+            m.owned_series.clone(),
+        );
         m
+    }
+
+    /// Records what this peer owns now (refreshed periodically by the agent).
+    pub fn set_owned(&self, targets: u64, series: u64) {
+        self.owned_targets
+            .set(i64::try_from(targets).unwrap_or(i64::MAX));
+        self.owned_series
+            .set(i64::try_from(series).unwrap_or(i64::MAX));
     }
 
     /// Records a new view.

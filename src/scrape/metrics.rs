@@ -24,6 +24,7 @@ pub struct ScrapeMetrics {
     samples_post_relabel: Family<LabelSet, Counter>,
     series_added: Family<LabelSet, Counter>,
     slots_skipped: Family<LabelSet, Counter>,
+    handoffs: Family<LabelSet, Counter>,
     active_targets: Family<LabelSet, Gauge>,
     sync_duration: HistogramFamily,
 }
@@ -39,6 +40,7 @@ impl ScrapeMetrics {
             samples_post_relabel: Family::default(),
             series_added: Family::default(),
             slots_skipped: Family::default(),
+            handoffs: Family::default(),
             active_targets: Family::default(),
             sync_duration: Family::new_with_constructor(duration_histogram as fn() -> Histogram),
         };
@@ -74,6 +76,11 @@ impl ScrapeMetrics {
             m.slots_skipped.clone(),
         );
         registry.register(
+            "shoal_cluster_handoffs",
+            "Targets whose slot ownership moved to (in) or away from (out) this peer",
+            m.handoffs.clone(),
+        );
+        registry.register(
             "shoal_scrape_active_targets",
             "Targets with a running scrape loop",
             m.active_targets.clone(),
@@ -98,10 +105,19 @@ impl ScrapeMetrics {
             samples_post_relabel: self.samples_post_relabel.get_or_create_owned(&l),
             series_added: self.series_added.get_or_create_owned(&l),
             slots_skipped: self.slots_skipped.get_or_create_owned(&l),
+            handoffs_in: self.handoffs.get_or_create_owned(&direction(job, "in")),
+            handoffs_out: self.handoffs.get_or_create_owned(&direction(job, "out")),
             active_targets: self.active_targets.get_or_create_owned(&l),
             sync_duration: self.sync_duration.get_or_create_owned(&l),
         }
     }
+}
+
+fn direction(job: &str, direction: &str) -> LabelSet {
+    vec![
+        ("job".to_owned(), job.to_owned()),
+        ("direction".to_owned(), direction.to_owned()),
+    ]
 }
 
 /// The metrics of one job.
@@ -121,6 +137,10 @@ pub struct JobMetrics {
     pub series_added: Counter,
     /// Slots owned by another peer.
     pub slots_skipped: Counter,
+    /// Targets whose next slot became ours after another peer's.
+    pub handoffs_in: Counter,
+    /// Targets whose next slot became another peer's after ours.
+    pub handoffs_out: Counter,
     /// Running loops.
     pub active_targets: Gauge,
     /// Target sync durations.

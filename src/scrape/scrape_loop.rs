@@ -122,6 +122,8 @@ async fn run(p: LoopParams, mut stop_rx: watch::Receiver<Option<StopMode>>, stat
     let mut cache = ScrapeCache::new(&target.series_labels);
     let mut next = grid.next_at_or_after(p.clock.now());
     let mut last_slot: Option<SlotTime> = None;
+    // Whether we owned the previous slot; `None` until the first one (not a handoff).
+    let mut owned_before: Option<bool> = None;
     let shown_url = redact_url(&target.url);
     loop {
         tokio::select! {
@@ -131,7 +133,14 @@ async fn run(p: LoopParams, mut stop_rx: watch::Receiver<Option<StopMode>>, stat
         // Woken late (overload, suspended host): scrape the current slot, skip missed ones.
         let slot = grid.containing(p.clock.now()).max(next);
         next = grid.after(slot);
-        if !p.owner.owns(target.id, slot) {
+        let owned = p.owner.owns(target.id, slot);
+        match (owned_before, owned) {
+            (Some(false), true) => p.metrics.handoffs_in.inc(),
+            (Some(true), false) => p.metrics.handoffs_out.inc(),
+            _ => 0,
+        };
+        owned_before = Some(owned);
+        if !owned {
             p.metrics.slots_skipped.inc();
             continue;
         }

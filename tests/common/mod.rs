@@ -9,6 +9,9 @@
 // Each test file compiles this module on its own and uses a different part of it.
 #![allow(dead_code)]
 
+pub mod cluster;
+pub mod exporter;
+pub mod gossip_proxy;
 pub mod kube_api;
 pub mod process;
 pub mod prometheus;

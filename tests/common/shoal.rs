@@ -74,7 +74,10 @@ impl Shoal {
             args.push(format!("--storage.agent.path={}", storage.display()));
             PathBuf::from("prometheus")
         } else {
-            args.push(format!("--storage.path={}", storage.display()));
+            // A caller that restarts a peer on the same WAL passes its own storage path.
+            if !extra.iter().any(|a| a.starts_with("--storage.path=")) {
+                args.push(format!("--storage.path={}", storage.display()));
+            }
             if let Ok(level) = std::env::var("SHOAL_TEST_LOG_LEVEL") {
                 args.push(format!("--log.level={level}"));
             }
@@ -149,6 +152,11 @@ impl Shoal {
     /// Sends SIGTERM.
     pub fn sigterm(&self) {
         self.daemon.signal("TERM");
+    }
+
+    /// Sends SIGKILL (a crash: nothing is flushed, nothing handed over).
+    pub fn sigkill(&self) {
+        self.daemon.signal("KILL");
     }
 
     /// Sends SIGHUP (reload).
