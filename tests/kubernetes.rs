@@ -1040,3 +1040,75 @@ async fn unreachable_api_server_counts_watch_failures() {
     // Nothing is sent before the first successful list.
     assert!(rx.try_recv().is_err());
 }
+
+#[tokio::test]
+async fn api_server_bearer_token_file_and_kubeconfig_file() {
+    let api = KubeApi::start().await;
+    api.apply("services", service("web", "ClusterIP"));
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("token");
+    std::fs::write(&token, "s3cret\n").unwrap();
+    let registry = Registry::default();
+    let cfg = sd_config(
+        &api,
+        &format!(
+            "role: service\nauthorization: {{credentials_file: {}}}",
+            token.display()
+        ),
+    );
+    let mut d = Discovery::start(&cfg, &registry);
+    d.until("service via api_server", |g| g.len() == 1).await;
+    let auth: Vec<_> = api
+        .requests()
+        .into_iter()
+        .map(|r| r.authorization)
+        .collect();
+    assert!(
+        auth.iter().all(|a| a.as_deref() == Some("Bearer s3cret")),
+        "{auth:?}"
+    );
+    // Without surrounding whitespace the file is handed to kube, which re-reads it.
+    let rotating = dir.path().join("rotating");
+    std::fs::write(&rotating, "r0tating").unwrap();
+    let cfg = sd_config(
+        &api,
+        &format!(
+            "role: service\nauthorization: {{credentials_file: {}}}",
+            rotating.display()
+        ),
+    );
+    let mut d = Discovery::start(&cfg, &registry);
+    d.until("service via rotating token file", |g| g.len() == 1)
+        .await;
+    assert!(
+        api.requests()
+            .iter()
+            .any(|r| r.authorization.as_deref() == Some("Bearer r0tating"))
+    );
+
+    // The same server through a kubeconfig file (its current context, with a token).
+    let kubeconfig = dir.path().join("kubeconfig.yml");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: test\nclusters:\n- name: c\n  cluster: {{server: '{}'}}\nusers:\n- name: u\n  user: {{token: from-kubeconfig}}\ncontexts:\n- name: test\n  context: {{cluster: c, user: u}}\n",
+            api.url()
+        ),
+    )
+    .unwrap();
+    let text = format!(
+        "scrape_configs:\n  - job_name: k\n    kubernetes_sd_configs:\n      - role: service\n        kubeconfig_file: {}\n",
+        kubeconfig.display()
+    );
+    let loaded = shoal::config::load_str(&text, Path::new("t.yml")).unwrap();
+    let mut d = Discovery::start(
+        &loaded.scrape_configs[0].kubernetes_sd_configs[0],
+        &registry,
+    );
+    d.until("service via kubeconfig", |g| g.len() == 1).await;
+    assert!(
+        api.requests()
+            .iter()
+            .any(|r| r.authorization.as_deref() == Some("Bearer from-kubeconfig"))
+    );
+}

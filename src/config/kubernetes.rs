@@ -255,7 +255,9 @@ fn custom_http(h: &super::HttpClientConfig) -> bool {
         || h.authorization.is_some()
         || h.bearer_token.is_some()
         || super::validate::set(&h.bearer_token_file)
-        || h.tls_config.as_ref().is_some_and(|t| *t != super::TlsConfig::default())
+        || h.tls_config
+            .as_ref()
+            .is_some_and(|t| *t != super::TlsConfig::default())
         || h.follow_redirects == Some(false)
         || h.enable_http2 == Some(false)
         || super::validate::set(&h.proxy_url)

@@ -43,6 +43,8 @@ pub struct ApiRequest {
     pub limit: Option<usize>,
     /// `continue` query parameter.
     pub continue_token: String,
+    /// The `Authorization` header, if any.
+    pub authorization: Option<String>,
 }
 
 #[derive(Default)]
@@ -270,6 +272,7 @@ fn matches(obj: &Value, label: &str, fieldsel: &str) -> bool {
 async fn handle(
     State(ctx): State<Ctx>,
     uri: Uri,
+    headers: axum::http::HeaderMap,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Response {
     let Some((plural, namespace)) = parse_path(uri.path()) else {
@@ -286,6 +289,10 @@ async fn handle(
         resource_version: get("resourceVersion"),
         limit: get("limit").parse().ok(),
         continue_token: get("continue"),
+        authorization: headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
     };
     lock(&ctx.inner).requests.push(req.clone());
     if is_watch {

@@ -153,8 +153,17 @@ fn api_server_config(url: &str, h: &HttpClientConfig) -> Result<kube::Config, Cl
         if let Some(cred) = &a.credentials {
             c.auth_info.token = Some(cred.expose().to_string().into());
         }
-        // kube re-reads a token file at least once a minute.
-        c.auth_info.token_file = a.credentials_file.clone().filter(|f| !f.is_empty());
+        if let Some(f) = a.credentials_file.as_ref().filter(|f| !f.is_empty()) {
+            let raw = read(f)?;
+            if raw.trim() == raw {
+                // kube re-reads a token file at least once a minute (rotation).
+                c.auth_info.token_file = Some(f.clone());
+            } else {
+                // kube would send the surrounding whitespace; Prometheus trims it. The
+                // trimmed token is read once here, so rotation needs a config reload.
+                c.auth_info.token = Some(raw.trim().to_string().into());
+            }
+        }
     }
     if let Some(b) = &h.basic_auth {
         let user = match &b.username_file {
