@@ -29,8 +29,7 @@ pub(crate) fn build(slice: &SliceInfo, lookup: &dyn Lookup, attach_node: bool) -
     meta::object_meta_labels(&mut labels, &slice.meta, "endpointslice");
     if let Some(svc) = slice
         .meta
-        .labels
-        .get(SERVICE_NAME_LABEL)
+        .label(SERVICE_NAME_LABEL)
         .and_then(|name| lookup.service(ns, name))
     {
         let mut s = LabelMap::new();

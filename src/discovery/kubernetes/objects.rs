@@ -12,24 +12,39 @@ use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 /// Name, namespace, uid, labels and annotations of an object.
+///
+/// Labels and annotations are sorted vectors, not maps: a map's node costs more than the
+/// handful of entries most objects have.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub(crate) struct Meta {
     pub name: String,
     pub namespace: String,
     pub uid: String,
-    pub labels: BTreeMap<String, String>,
-    pub annotations: BTreeMap<String, String>,
+    pub labels: Vec<(String, String)>,
+    pub annotations: Vec<(String, String)>,
 }
 
 impl Meta {
     fn from_k8s(m: ObjectMeta) -> Meta {
+        let pairs = |m: Option<BTreeMap<String, String>>| -> Vec<(String, String)> {
+            m.unwrap_or_default().into_iter().collect()
+        };
         Meta {
             name: m.name.unwrap_or_default(),
             namespace: m.namespace.unwrap_or_default(),
             uid: m.uid.unwrap_or_default(),
-            labels: m.labels.unwrap_or_default(),
-            annotations: m.annotations.unwrap_or_default(),
+            labels: pairs(m.labels),
+            annotations: pairs(m.annotations),
         }
+    }
+
+    /// The value of label `name`.
+    pub fn label(&self, name: &str) -> Option<&str> {
+        self.labels
+            .binary_search_by(|(k, _)| k.as_str().cmp(name))
+            .ok()
+            .and_then(|i| self.labels.get(i))
+            .map(|(_, v)| v.as_str())
     }
 }
 
