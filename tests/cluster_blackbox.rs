@@ -10,22 +10,17 @@ use std::collections::{BTreeMap, BTreeSet};
 use common::cluster::{
     INTERVAL_MS, Peer, PeerSpec, assert_clean, settle, slots_between, wait_converged,
 };
-use common::exporter::start_exporter;
+use common::exporter::{blackbox_job, start_blackbox};
 use common::samples::matching;
-use common::{Receiver, Reply, TargetServer, now_ms, require_binary};
+use common::{Receiver, Reply, TargetServer, now_ms};
 
 const SITES: usize = 12;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_blackbox_probes_are_split_over_three_peers() {
-    let Some(bin) = require_binary(
-        "prometheus-blackbox-exporter",
-        "prometheus-blackbox-exporter",
-    ) else {
+    let Some((_bb, bb_addr)) = start_blackbox().await else {
         return;
     };
-    let args = vec!["--config.file={dir}/blackbox.yml".to_string()];
-    let (_bb, bb_addr) = start_exporter(&bin, "blackbox", args, "/-/healthy").await;
     let mut sites = Vec::new();
     for _ in 0..SITES {
         let site = TargetServer::start().await;
@@ -34,29 +29,15 @@ async fn real_blackbox_probes_are_split_over_three_peers() {
     }
     let urls: Vec<String> = sites.iter().map(|s| s.url("/")).collect();
     let receiver = Receiver::start().await;
-    let quoted: Vec<String> = urls.iter().map(|u| format!("'{u}'")).collect();
     let config = format!(
         r#"global:
   scrape_interval: 1s
 scrape_configs:
-  - job_name: blackbox
-    metrics_path: /probe
-    params:
-      module: [http_2xx]
-    static_configs:
-      - targets: [{}]
-    relabel_configs:
-      - source_labels: [__address__]
-        target_label: __param_target
-      - source_labels: [__param_target]
-        target_label: instance
-      - target_label: __address__
-        replacement: '{bb_addr}'
-remote_write:
+{}remote_write:
   - url: '{}'
     queue_config: {{batch_send_deadline: 200ms}}
 "#,
-        quoted.join(", "),
+        blackbox_job("blackbox", &urls, &bb_addr),
         receiver.url()
     );
 

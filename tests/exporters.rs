@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::exporter::start_exporter;
+use common::exporter::{blackbox_job, start_blackbox, start_exporter};
 use common::samples::{dump, matching};
 use common::{Receiver, Reply, Shoal, TargetServer, free_port, require_binary, wait_for};
 
@@ -73,14 +73,9 @@ async fn node_exporter_is_scraped_completely() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn blackbox_probes_are_one_target_per_url() {
-    let Some(bin) = require_binary(
-        "prometheus-blackbox-exporter",
-        "prometheus-blackbox-exporter",
-    ) else {
+    let Some((_bb, bb_addr)) = start_blackbox().await else {
         return;
     };
-    let args = vec!["--config.file={dir}/blackbox.yml".to_string()];
-    let (_bb, bb_addr) = start_exporter(&bin, "blackbox", args, "/-/healthy").await;
     let site = TargetServer::start().await;
     site.set("/", Reply::text("hello\n"));
     let up_url = site.url("/");
@@ -90,23 +85,11 @@ async fn blackbox_probes_are_one_target_per_url() {
         r#"global:
   scrape_interval: 1s
 scrape_configs:
-  - job_name: blackbox
-    metrics_path: /probe
-    params:
-      module: [http_2xx]
-    static_configs:
-      - targets: ['{up_url}', '{down_url}']
-    relabel_configs:
-      - source_labels: [__address__]
-        target_label: __param_target
-      - source_labels: [__param_target]
-        target_label: instance
-      - target_label: __address__
-        replacement: '{bb_addr}'
-remote_write:
+{}remote_write:
   - url: '{}'
     queue_config: {{batch_send_deadline: 500ms}}
 "#,
+        blackbox_job("blackbox", &[up_url.clone(), down_url.clone()], &bb_addr),
         receiver.url()
     );
     let mut shoal = Shoal::start(&config).await;

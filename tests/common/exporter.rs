@@ -46,3 +46,38 @@ pub async fn start_exporter(
     );
     (daemon, addr)
 }
+
+/// Starts Debian's blackbox exporter (`None` when it is not installed outside CI);
+/// returns it and its `ip:port`.
+pub async fn start_blackbox() -> Option<(Daemon, String)> {
+    let bin = super::require_binary(
+        "prometheus-blackbox-exporter",
+        "prometheus-blackbox-exporter",
+    )?;
+    let args = vec!["--config.file={dir}/blackbox.yml".to_string()];
+    Some(start_exporter(&bin, "blackbox", args, "/-/healthy").await)
+}
+
+/// The YAML of a scrape job (a `scrape_configs` item, indented for it) that probes each of
+/// `urls` with module `http_2xx` through the blackbox exporter at `exporter`, with the
+/// classic relabeling: `__param_target` from the URL, `instance` = the URL.
+pub fn blackbox_job(job: &str, urls: &[String], exporter: &str) -> String {
+    let targets: Vec<String> = urls.iter().map(|u| format!("'{u}'")).collect();
+    format!(
+        r#"  - job_name: {job}
+    metrics_path: /probe
+    params:
+      module: [http_2xx]
+    static_configs:
+      - targets: [{}]
+    relabel_configs:
+      - source_labels: [__address__]
+        target_label: __param_target
+      - source_labels: [__param_target]
+        target_label: instance
+      - target_label: __address__
+        replacement: '{exporter}'
+"#,
+        targets.join(", ")
+    )
+}

@@ -324,15 +324,25 @@ fn log_change(change: &ViewChange) {
     }
 }
 
-/// Refreshes the view on every change of chitchat's live set and at least once per
-/// gossip interval (heartbeat ages, liveness decided between rounds).
+/// Refreshes the view on every change of chitchat's live set, as soon as any peer's key
+/// changes (a join or leave announcement must not wait for a tick: every peer has to
+/// agree on the owners quickly), and at least once per gossip interval (heartbeat ages,
+/// liveness decided between rounds).
 async fn view_loop(shared: Arc<Shared>, every: Duration) {
-    let mut live = shared.chitchat.lock().await.live_nodes_watcher();
+    let changed_keys = Arc::new(tokio::sync::Notify::new());
+    let (mut live, _listener) = {
+        let chitchat = shared.chitchat.lock().await;
+        let notify = changed_keys.clone();
+        // The callback runs under chitchat's lock: only wake the loop.
+        let listener = chitchat.subscribe_event("", move |_| notify.notify_one());
+        (chitchat.live_nodes_watcher(), listener)
+    };
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             changed = live.changed() => if changed.is_err() { return },
+            _ = changed_keys.notified() => {}
             _ = tick.tick() => {}
         }
         shared.refresh().await;
