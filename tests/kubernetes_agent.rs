@@ -156,7 +156,7 @@ async fn discovered(shoal: &Shoal) -> u64 {
 
 /// Run with `cargo test --test kubernetes_agent -- --ignored --nocapture`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "over budget: ~380 MiB peak, not 100; each copy of 10,000 pods' TargetGroups is \
+#[ignore = "over budget: ~250 MiB peak (debug), not 100; each copy of 10,000 pods' TargetGroups is \
             ~49 MiB and discovery -> scrape holds several (see the kube branch report)"]
 async fn ten_thousand_pods_stay_under_100_mib() {
     const PODS: usize = 10_000;

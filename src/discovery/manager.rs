@@ -72,8 +72,13 @@ struct Running {
     id: u64,
     job: String,
     spec: Spec,
-    /// `None` until the provider's first report.
-    groups: Option<Vec<TargetGroup>>,
+    /// Groups reported since the last publish; moved (not copied) into the next published
+    /// map, so that a large provider's groups exist once, not twice.
+    fresh: Option<Vec<TargetGroup>>,
+    /// Where this provider's groups sit in its job's vector of the published map.
+    published: Option<std::ops::Range<usize>>,
+    /// Whether the provider has reported at least once.
+    reported: bool,
     _cancel: CancelHandle,
 }
 
@@ -221,7 +226,9 @@ impl Manager {
             id,
             job: job.to_string(),
             spec,
-            groups: None,
+            fresh: None,
+            published: None,
+            reported: false,
             _cancel: handle,
         });
         id
@@ -280,7 +287,8 @@ async fn forward(inner: Weak<Inner>, id: u64, mut rx: mpsc::Receiver<Vec<TargetG
             let Some(r) = st.providers.iter_mut().find(|r| r.id == id) else {
                 return;
             };
-            r.groups = Some(groups);
+            r.fresh = Some(groups);
+            r.reported = true;
         }
         inner.dirty.notify_one();
     }
@@ -317,30 +325,38 @@ async fn publish_loop(inner: Arc<Inner>, cancel: Cancel) {
 }
 
 fn all_reported(inner: &Inner) -> bool {
-    lock(&inner.state)
-        .providers
-        .iter()
-        .all(|r| r.groups.is_some())
+    lock(&inner.state).providers.iter().all(|r| r.reported)
 }
 
 fn publish(inner: &Inner) {
     let (merged, gone) = {
-        let st = lock(&inner.state);
+        let mut st = lock(&inner.state);
+        // `published` ranges refer to this map; only this function replaces it.
+        let current = Arc::clone(&inner.tx.borrow());
         let mut merged = TargetsByJob::new();
-        for (job, ids) in &st.jobs {
+        let State {
+            jobs, providers, ..
+        } = &mut *st;
+        for (job, ids) in jobs.iter() {
             let groups = merged.entry(job.clone()).or_default();
             for id in ids {
-                if let Some(g) = st
-                    .providers
-                    .iter()
-                    .find(|r| r.id == *id)
-                    .and_then(|r| r.groups.as_ref())
+                let Some(r) = providers.iter_mut().find(|r| r.id == *id) else {
+                    continue;
+                };
+                let start = groups.len();
+                if let Some(fresh) = r.fresh.take() {
+                    groups.extend(fresh);
+                } else if let Some(old) = r
+                    .published
+                    .clone()
+                    .and_then(|range| current.get(&r.job)?.get(range))
                 {
-                    groups.extend(g.iter().cloned());
+                    groups.extend(old.iter().cloned());
                 }
+                // If `merged` turns out equal to `current`, the ranges hold in both.
+                r.published = r.reported.then_some(start..groups.len());
             }
         }
-        let current = inner.tx.borrow();
         let gone: Vec<String> = current
             .keys()
             .filter(|j| !merged.contains_key(*j))
