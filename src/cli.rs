@@ -32,6 +32,23 @@ pub enum Command {
         #[command(subcommand)]
         what: CheckCommand,
     },
+    /// A local cluster with its own targets and receiver: shows who scrapes what and
+    /// the missing and duplicate slots while peers come and go.
+    Demo(DemoArgs),
+}
+
+/// Flags of `shoal demo`.
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    /// Peers started at the beginning.
+    #[arg(long = "demo.peers", default_value_t = 3, value_parser = parse_peers)]
+    pub peers: usize,
+    /// Period of the automatic change: add a peer, then remove it, and so on (0: off).
+    #[arg(long = "demo.churn-interval", default_value = "20s", value_parser = parse_duration)]
+    pub churn_interval: Duration,
+    /// Stop after this long [default: at Ctrl-C].
+    #[arg(long = "demo.duration", value_parser = parse_duration)]
+    pub duration: Option<Duration>,
 }
 
 /// `shoal check ...`.
@@ -195,6 +212,13 @@ fn parse_bytes(s: &str) -> Result<u64, String> {
     ByteSize::parse(s).map(|b| b.0)
 }
 
+fn parse_peers(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n @ 1..=16) => Ok(n),
+        _ => Err(format!("want a number of peers from 1 to 16, got {s:?}")),
+    }
+}
+
 fn parse_duration(s: &str) -> Result<Duration, String> {
     PromDuration::parse(s).map(|d| d.0)
 }
@@ -233,6 +257,37 @@ mod tests {
                 what: CheckCommand::Config { files },
             }) => assert_eq!(files.len(), 2),
             other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn demo_flags_parse() {
+        let cli = Cli::try_parse_from(["shoal", "demo"]).unwrap();
+        let Some(Command::Demo(d)) = cli.command else {
+            panic!("not demo: {:?}", cli.command)
+        };
+        assert_eq!(d.peers, 3);
+        assert_eq!(d.churn_interval, Duration::from_secs(20));
+        assert_eq!(d.duration, None);
+        let cli = Cli::try_parse_from([
+            "shoal",
+            "demo",
+            "--demo.peers=5",
+            "--demo.churn-interval=0",
+            "--demo.duration=1m",
+        ])
+        .unwrap();
+        let Some(Command::Demo(d)) = cli.command else {
+            panic!("not demo: {:?}", cli.command)
+        };
+        assert_eq!(d.peers, 5);
+        assert!(d.churn_interval.is_zero());
+        assert_eq!(d.duration, Some(Duration::from_secs(60)));
+        for bad in ["--demo.peers=0", "--demo.peers=x", "--demo.duration=soon"] {
+            assert!(
+                Cli::try_parse_from(["shoal", "demo", bad]).is_err(),
+                "{bad}"
+            );
         }
     }
 

@@ -8,6 +8,7 @@ pub mod agent;
 pub mod cli;
 pub mod cluster;
 pub mod config;
+pub mod demo;
 pub mod discovery;
 pub mod exposition;
 pub mod http_client;

@@ -12,6 +12,7 @@ fn main() -> ExitCode {
         Some(Command::Check {
             what: CheckCommand::Config { files },
         }) => check_config(&files),
+        Some(Command::Demo(args)) => run_demo(args),
         None => run_agent(cli.agent),
     }
 }
@@ -33,6 +34,33 @@ fn run_agent(args: shoal::cli::AgentArgs) -> ExitCode {
         Err(e) => {
             // One line on stderr (the log's format escapes newlines in the error).
             tracing::error!(error = format!("{e:#}"), "shoal failed to start");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `shoal demo`. A current-thread runtime: the peers it forks die with the forking
+/// thread (`PR_SET_PDEATHSIG`), so that thread must be the one that lives as long as the demo.
+fn run_demo(args: shoal::cli::DemoArgs) -> ExitCode {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("shoal demo: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let opts = shoal::demo::DemoOptions {
+        peers: args.peers,
+        churn_interval: args.churn_interval,
+        duration: args.duration,
+    };
+    match rt.block_on(shoal::demo::run(opts)) {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("shoal demo: {e:#}");
             ExitCode::FAILURE
         }
     }

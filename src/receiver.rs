@@ -150,6 +150,14 @@ impl Receiver {
         self.shared.lock_recorded().samples.clone()
     }
 
+    /// Removes and returns the samples recorded so far, in arrival order (a long-running
+    /// reader such as `shoal demo` keeps memory bounded this way; [`Receiver::samples`]
+    /// then sees only what arrived since, and [`Receiver::wait_for_samples`] counts only
+    /// what is still held).
+    pub fn take_samples(&self) -> Vec<ReceivedSample> {
+        std::mem::take(&mut self.shared.lock_recorded().samples)
+    }
+
     /// Recorded (timestamp, value) of the series with exactly these labels.
     pub fn series(&self, labels: &BTreeMap<String, String>) -> Vec<(i64, f64)> {
         self.shared
