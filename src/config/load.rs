@@ -62,6 +62,17 @@ pub(crate) fn load_str_with_env(
     }
 
     let mut first_seen: BTreeMap<&str, &Path> = BTreeMap::new();
+    for (sc, src, i) in &mut jobs {
+        let at = [Seg::Key("scrape_configs".into()), Seg::Index(*i)];
+        for (j, k) in sc.kubernetes_sd_configs.iter_mut().enumerate() {
+            let prefix = [
+                at.to_vec(),
+                vec![Seg::Key("kubernetes_sd_configs".into()), Seg::Index(j)],
+            ]
+            .concat();
+            super::kubernetes::expand_selectors(k, env).map_err(|e| src.error(e.under(&prefix)))?;
+        }
+    }
     for (sc, src, i) in &jobs {
         let at = [Seg::Key("scrape_configs".into()), Seg::Index(*i)];
         validate::check_scrape(sc, &cfg.global).map_err(|e| src.error(e.under(&at)))?;

@@ -326,6 +326,10 @@ pub(crate) fn check_scrape(sc: &ScrapeConfig, g: &GlobalConfig) -> Check {
         }
         check_http(&h.http).map_err(|e| e.under(&prefix))?;
     }
+    for (i, k) in sc.kubernetes_sd_configs.iter().enumerate() {
+        let prefix = [key("kubernetes_sd_configs"), Seg::Index(i)];
+        super::kubernetes::check_kubernetes(k).map_err(|e| e.under(&prefix))?;
+    }
     Ok(())
 }
 
