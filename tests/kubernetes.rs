@@ -62,10 +62,10 @@ impl Discovery {
     ) -> Vec<TargetGroup> {
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
-            if let Some(l) = &self.last {
-                if cond(l) {
-                    return l.clone();
-                }
+            if let Some(l) = &self.last
+                && cond(l)
+            {
+                return l.clone();
             }
             match tokio::time::timeout_at(deadline, self.rx.recv()).await {
                 Ok(Some(g)) => self.last = Some(g),

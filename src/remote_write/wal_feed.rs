@@ -210,11 +210,11 @@ impl WalFeed {
             acked = Some(p.end);
             pending.pop_front();
         }
-        if let Some(pos) = acked {
-            if let Err(e) = reader.commit(pos) {
-                // The position stays behind: a restart resends (duplicates, never a gap).
-                tracing::error!(url = %self.url, error = %e, "wal reader commit failed");
-            }
+        if let Some(pos) = acked
+            && let Err(e) = reader.commit(pos)
+        {
+            // The position stays behind: a restart resends (duplicates, never a gap).
+            tracing::error!(url = %self.url, error = %e, "wal reader commit failed");
         }
     }
 

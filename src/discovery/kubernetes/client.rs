@@ -83,22 +83,21 @@ impl ClientSpec {
                 "proxy_url / proxy_from_environment",
             ));
         }
-        if let Some(a) = &h.authorization {
-            if a.kind
+        if let Some(a) = &h.authorization
+            && a.kind
                 .as_deref()
                 .is_some_and(|k| !k.eq_ignore_ascii_case("bearer"))
-            {
-                return Err(ClientError::Unsupported(
-                    "an authorization type other than Bearer",
-                ));
-            }
+        {
+            return Err(ClientError::Unsupported(
+                "an authorization type other than Bearer",
+            ));
         }
-        if let Some(t) = &h.tls_config {
-            if t.ca.is_some() || t.cert.is_some() || t.key.is_some() {
-                return Err(ClientError::Unsupported(
-                    "inline tls_config ca/cert/key (use *_file)",
-                ));
-            }
+        if let Some(t) = &h.tls_config
+            && (t.ca.is_some() || t.cert.is_some() || t.key.is_some())
+        {
+            return Err(ClientError::Unsupported(
+                "inline tls_config ca/cert/key (use *_file)",
+            ));
         }
         url.parse::<http::Uri>().map_err(|e| ClientError::Url {
             url: crate::config::redact_url(url),
