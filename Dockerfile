@@ -4,7 +4,7 @@
 # Builder: the Rust version must satisfy Cargo.toml's rust-version (tests/manifests.rs
 # checks it). Dependencies compile in their own layer, against a stub crate, so that a
 # change under src/ rebuilds only shoal itself.
-FROM rust:1.86-slim-bookworm AS builder
+FROM rust:1.89-slim-bookworm AS builder
 WORKDIR /build
 # Keep symbol names for backtraces and profiles, drop the rest of the debug info.
 ENV CARGO_PROFILE_RELEASE_STRIP=debuginfo

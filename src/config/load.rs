@@ -62,6 +62,17 @@ pub(crate) fn load_str_with_env(
     }
 
     let mut first_seen: BTreeMap<&str, &Path> = BTreeMap::new();
+    for (sc, src, i) in &mut jobs {
+        let at = [Seg::Key("scrape_configs".into()), Seg::Index(*i)];
+        for (j, k) in sc.kubernetes_sd_configs.iter_mut().enumerate() {
+            let prefix = [
+                at.to_vec(),
+                vec![Seg::Key("kubernetes_sd_configs".into()), Seg::Index(j)],
+            ]
+            .concat();
+            super::kubernetes::expand_selectors(k, env).map_err(|e| src.error(e.under(&prefix)))?;
+        }
+    }
     for (sc, src, i) in &jobs {
         let at = [Seg::Key("scrape_configs".into()), Seg::Index(*i)];
         validate::check_scrape(sc, &cfg.global).map_err(|e| src.error(e.under(&at)))?;
@@ -86,14 +97,14 @@ pub(crate) fn load_str_with_env(
     for (i, rw) in cfg.remote_write.iter().enumerate() {
         let at = [Seg::Key("remote_write".into()), Seg::Index(i)];
         validate::check_remote_write(rw).map_err(|e| main.error(e.under(&at)))?;
-        if let Some(name) = rw.name.as_deref().filter(|n| !n.is_empty()) {
-            if names.insert(name, i).is_some() {
-                let issue = Issue {
-                    path: at.to_vec(),
-                    message: format!("found multiple remote write configs with name {name:?}"),
-                };
-                return Err(main.error(issue.with_key("name")));
-            }
+        if let Some(name) = rw.name.as_deref().filter(|n| !n.is_empty())
+            && names.insert(name, i).is_some()
+        {
+            let issue = Issue {
+                path: at.to_vec(),
+                message: format!("found multiple remote write configs with name {name:?}"),
+            };
+            return Err(main.error(issue.with_key("name")));
         }
     }
 
@@ -177,10 +188,10 @@ fn parse<T: DeserializeOwned + Default>(src: &Source<'_>) -> Result<T, ConfigErr
         Err(e) => {
             // serde_yaml_ng applies `<<` merge keys only through `Value`, which has no
             // positions: use that path only for documents that need it.
-            if src.text.contains("<<") {
-                if let Ok(v) = parse_merged::<T>(src.text) {
-                    return Ok(v);
-                }
+            if src.text.contains("<<")
+                && let Ok(v) = parse_merged::<T>(src.text)
+            {
+                return Ok(v);
             }
             Err(ConfigError::from_yaml(src.file, &e))
         }

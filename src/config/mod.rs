@@ -10,6 +10,7 @@ mod error;
 pub(crate) mod glob;
 mod hash;
 mod http;
+mod kubernetes;
 mod load;
 mod locate;
 mod resolve;
@@ -22,6 +23,10 @@ pub use check::{CheckReport, check, check_output};
 pub use error::ConfigError;
 pub use hash::ConfigDiff;
 pub use http::{Authorization, BasicAuth, HttpClientConfig, TlsConfig};
+pub use kubernetes::{
+    KubernetesAttachMetadata, KubernetesNamespaces, KubernetesRole, KubernetesSdConfig,
+    KubernetesSelector,
+};
 pub use load::{load, load_str};
 pub use locate::Position;
 pub use types::*;

@@ -121,6 +121,9 @@ fn resolve_scrape(sc: &mut ScrapeConfig, g: &GlobalConfig) {
             .get_or_insert(PromDuration(Duration::from_secs(60)));
         resolve_http(&mut h.http, true);
     }
+    for k in &mut sc.kubernetes_sd_configs {
+        resolve_http(&mut k.http, true);
+    }
 }
 
 fn resolve_remote_write(rw: &mut RemoteWriteConfig, dir: &Path) {
@@ -168,6 +171,12 @@ pub(crate) fn set_job_directory(sc: &mut ScrapeConfig, dir: &Path) {
     }
     for h in &mut sc.http_sd_configs {
         set_http_directory(&mut h.http, dir);
+    }
+    for k in &mut sc.kubernetes_sd_configs {
+        set_http_directory(&mut k.http, dir);
+        if let Some(f) = &mut k.kubeconfig_file {
+            join_dir(dir, f);
+        }
     }
     if let Some(f) = &mut sc.scrape_failure_log_file {
         join_dir(dir, f);

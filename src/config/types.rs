@@ -276,9 +276,9 @@ with_http_client! {
         /// HTTP-based discovery.
         #[serde(default)]
         pub http_sd_configs: Vec<HttpSdConfig>,
-        /// Kubernetes discovery (kept as raw YAML until the kubernetes provider exists).
+        /// Kubernetes discovery.
         #[serde(default)]
-        pub kubernetes_sd_configs: Vec<serde_yaml_ng::Value>,
+        pub kubernetes_sd_configs: Vec<super::KubernetesSdConfig>,
         /// DNS discovery (kept as raw YAML until the dns provider exists).
         #[serde(default)]
         pub dns_sd_configs: Vec<serde_yaml_ng::Value>,

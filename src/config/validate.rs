@@ -77,13 +77,13 @@ pub(crate) fn check_top_level(cfg: &Config) -> Check {
             "field rule_files is not allowed in agent mode",
         ));
     }
-    if let Some(a) = &cfg.alerting {
-        if !a.alertmanagers.is_empty() || !a.alert_relabel_configs.is_empty() {
-            return Err(Issue::at(
-                &["alerting"],
-                "field alerting is not allowed in agent mode",
-            ));
-        }
+    if let Some(a) = &cfg.alerting
+        && (!a.alertmanagers.is_empty() || !a.alert_relabel_configs.is_empty())
+    {
+        return Err(Issue::at(
+            &["alerting"],
+            "field alerting is not allowed in agent mode",
+        ));
     }
     if !cfg.remote_read.is_empty() {
         return Err(Issue::at(
@@ -117,13 +117,13 @@ pub(crate) fn check_global(g: &GlobalConfig) -> Check {
     } else {
         g.scrape_interval
     };
-    if let Some(t) = g.scrape_timeout {
-        if t > interval {
-            return Err(Issue::at(
-                &["global", "scrape_timeout"],
-                "global scrape timeout greater than scrape interval",
-            ));
-        }
+    if let Some(t) = g.scrape_timeout
+        && t > interval
+    {
+        return Err(Issue::at(
+            &["global", "scrape_timeout"],
+            "global scrape timeout greater than scrape interval",
+        ));
     }
     check_scheme_names(g.metric_name_validation_scheme.as_deref())
         .map_err(|m| Issue::at(&["global", "metric_name_validation_scheme"], m))?;
@@ -209,15 +209,15 @@ pub(crate) fn check_scrape(sc: &ScrapeConfig, g: &GlobalConfig) -> Check {
         .scrape_interval
         .filter(|d| !d.0.is_zero())
         .unwrap_or(g.scrape_interval);
-    if let Some(t) = sc.scrape_timeout.filter(|d| !d.0.is_zero()) {
-        if t > interval {
-            return Err(Issue::at(
-                &["scrape_timeout"],
-                format!(
-                    "scrape timeout greater than scrape interval for scrape config with job name {job:?}"
-                ),
-            ));
-        }
+    if let Some(t) = sc.scrape_timeout.filter(|d| !d.0.is_zero())
+        && t > interval
+    {
+        return Err(Issue::at(
+            &["scrape_timeout"],
+            format!(
+                "scrape timeout greater than scrape interval for scrape config with job name {job:?}"
+            ),
+        ));
     }
     if let Some(p) = &sc.scrape_protocols {
         check_protocols(p).map_err(|m| {
@@ -227,27 +227,28 @@ pub(crate) fn check_scrape(sc: &ScrapeConfig, g: &GlobalConfig) -> Check {
             )
         })?;
     }
-    if let Some(f) = &sc.fallback_scrape_protocol {
-        if !SCRAPE_PROTOCOLS.contains(&f.as_str()) {
-            return Err(Issue::at(
-                &["fallback_scrape_protocol"],
-                format!(
-                    "invalid fallback_scrape_protocol for scrape config with job name {job:?}: unknown scrape protocol {f}, supported: {SCRAPE_PROTOCOLS:?}"
-                ),
-            ));
-        }
+    if let Some(f) = &sc.fallback_scrape_protocol
+        && !SCRAPE_PROTOCOLS.contains(&f.as_str())
+    {
+        return Err(Issue::at(
+            &["fallback_scrape_protocol"],
+            format!(
+                "invalid fallback_scrape_protocol for scrape config with job name {job:?}: unknown scrape protocol {f}, supported: {SCRAPE_PROTOCOLS:?}"
+            ),
+        ));
     }
     check_scheme_names(sc.metric_name_validation_scheme.as_deref())
         .map_err(|m| Issue::at(&["metric_name_validation_scheme"], m))?;
-    if let Some(s) = &sc.scheme {
-        if s != "http" && s != "https" {
-            return Err(Issue::at(
-                &["scheme"],
-                format!(
-                    "scheme must be \"http\" or \"https\", got {s:?} in scrape config with job name {job:?}"
-                ),
-            ));
-        }
+    if let Some(s) = &sc.scheme
+        && s != "http"
+        && s != "https"
+    {
+        return Err(Issue::at(
+            &["scheme"],
+            format!(
+                "scheme must be \"http\" or \"https\", got {s:?} in scrape config with job name {job:?}"
+            ),
+        ));
     }
     check_http(&sc.http)?;
     let legacy = match sc.metric_name_validation_scheme.as_deref() {
@@ -325,6 +326,10 @@ pub(crate) fn check_scrape(sc: &ScrapeConfig, g: &GlobalConfig) -> Check {
             .under(&prefix));
         }
         check_http(&h.http).map_err(|e| e.under(&prefix))?;
+    }
+    for (i, k) in sc.kubernetes_sd_configs.iter().enumerate() {
+        let prefix = [key("kubernetes_sd_configs"), Seg::Index(i)];
+        super::kubernetes::check_kubernetes(k).map_err(|e| e.under(&prefix))?;
     }
     Ok(())
 }

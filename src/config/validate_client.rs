@@ -148,10 +148,10 @@ fn check_tls(t: &TlsConfig) -> Check {
         ("min_version", &t.min_version),
         ("max_version", &t.max_version),
     ] {
-        if let Some(v) = v {
-            if !["TLS10", "TLS11", "TLS12", "TLS13"].contains(&v.as_str()) {
-                return Err(Issue::at(&[k], format!("unknown TLS version: {v}")));
-            }
+        if let Some(v) = v
+            && !["TLS10", "TLS11", "TLS12", "TLS13"].contains(&v.as_str())
+        {
+            return Err(Issue::at(&[k], format!("unknown TLS version: {v}")));
         }
     }
     Ok(())

@@ -13,11 +13,14 @@ use std::time::Duration;
 use tokio::sync::{Notify, mpsc, watch};
 use tokio::time::Instant;
 
+use super::kubernetes::{KubernetesProvider, Registry as KubeRegistry};
 use super::{
     Cancel, CancelHandle, DiscoveryMetrics, FileProvider, HttpProvider, Provider, StaticProvider,
     TargetGroup, cancel_pair,
 };
-use crate::config::{Config, FileSdConfig, HttpSdConfig, ScrapeConfig, StaticConfig};
+use crate::config::{
+    Config, FileSdConfig, HttpSdConfig, KubernetesSdConfig, ScrapeConfig, StaticConfig,
+};
 
 /// The published result: each job's groups, in config order of its providers.
 pub type TargetsByJob = BTreeMap<String, Vec<TargetGroup>>;
@@ -62,14 +65,20 @@ enum Spec {
     Static(Vec<StaticConfig>),
     File(FileSdConfig),
     Http(Box<HttpSdConfig>),
+    Kubernetes(Box<KubernetesSdConfig>),
 }
 
 struct Running {
     id: u64,
     job: String,
     spec: Spec,
-    /// `None` until the provider's first report.
-    groups: Option<Vec<TargetGroup>>,
+    /// Groups reported since the last publish; moved (not copied) into the next published
+    /// map, so that a large provider's groups exist once, not twice.
+    fresh: Option<Vec<TargetGroup>>,
+    /// Where this provider's groups sit in its job's vector of the published map.
+    published: Option<std::ops::Range<usize>>,
+    /// Whether the provider has reported at least once.
+    reported: bool,
     _cancel: CancelHandle,
 }
 
@@ -87,6 +96,8 @@ struct Inner {
     tx: watch::Sender<Arc<TargetsByJob>>,
     metrics: DiscoveryMetrics,
     opts: ManagerOptions,
+    /// Shared Kubernetes watches: equal watches of several jobs run once.
+    kube: KubeRegistry,
 }
 
 /// Runs discovery for a config; dropping it stops every provider.
@@ -105,6 +116,7 @@ impl Manager {
             tx,
             metrics,
             opts,
+            kube: KubeRegistry::default(),
         });
         let (handle, cancel) = cancel_pair();
         tokio::spawn(publish_loop(inner.clone(), cancel));
@@ -154,15 +166,10 @@ impl Manager {
                         }
                     }
                 }
-                for (what, n) in [
-                    ("kubernetes_sd_configs", sc.kubernetes_sd_configs.len()),
-                    ("dns_sd_configs", sc.dns_sd_configs.len()),
-                ] {
-                    if n > 0 {
-                        let e = format!("{what} are not supported yet");
-                        tracing::error!(job = %sc.job_name, "{e}");
-                        errors.push((sc.job_name.clone(), e));
-                    }
+                if !sc.dns_sd_configs.is_empty() {
+                    let e = "dns_sd_configs are not supported yet".to_string();
+                    tracing::error!(job = %sc.job_name, "{e}");
+                    errors.push((sc.job_name.clone(), e));
                 }
                 jobs.push((sc.job_name.clone(), ids));
             }
@@ -195,6 +202,10 @@ impl Manager {
                     .map_err(|e| e.to_string())?,
             ),
             Spec::Http(c) => Box::new(HttpProvider::new(c, metrics).map_err(|e| e.to_string())?),
+            Spec::Kubernetes(c) => Box::new(
+                KubernetesProvider::new(c, &self.inner.kube, &metrics)
+                    .map_err(|e| e.to_string())?,
+            ),
         })
     }
 
@@ -215,7 +226,9 @@ impl Manager {
             id,
             job: job.to_string(),
             spec,
-            groups: None,
+            fresh: None,
+            published: None,
+            reported: false,
             _cancel: handle,
         });
         id
@@ -257,6 +270,11 @@ fn specs(sc: &ScrapeConfig) -> Vec<Spec> {
             .iter()
             .map(|c| Spec::Http(Box::new(c.clone()))),
     );
+    out.extend(
+        sc.kubernetes_sd_configs
+            .iter()
+            .map(|c| Spec::Kubernetes(Box::new(c.clone()))),
+    );
     out
 }
 
@@ -269,7 +287,8 @@ async fn forward(inner: Weak<Inner>, id: u64, mut rx: mpsc::Receiver<Vec<TargetG
             let Some(r) = st.providers.iter_mut().find(|r| r.id == id) else {
                 return;
             };
-            r.groups = Some(groups);
+            r.fresh = Some(groups);
+            r.reported = true;
         }
         inner.dirty.notify_one();
     }
@@ -306,30 +325,38 @@ async fn publish_loop(inner: Arc<Inner>, cancel: Cancel) {
 }
 
 fn all_reported(inner: &Inner) -> bool {
-    lock(&inner.state)
-        .providers
-        .iter()
-        .all(|r| r.groups.is_some())
+    lock(&inner.state).providers.iter().all(|r| r.reported)
 }
 
 fn publish(inner: &Inner) {
     let (merged, gone) = {
-        let st = lock(&inner.state);
+        let mut st = lock(&inner.state);
+        // `published` ranges refer to this map; only this function replaces it.
+        let current = Arc::clone(&inner.tx.borrow());
         let mut merged = TargetsByJob::new();
-        for (job, ids) in &st.jobs {
+        let State {
+            jobs, providers, ..
+        } = &mut *st;
+        for (job, ids) in jobs.iter() {
             let groups = merged.entry(job.clone()).or_default();
             for id in ids {
-                if let Some(g) = st
-                    .providers
-                    .iter()
-                    .find(|r| r.id == *id)
-                    .and_then(|r| r.groups.as_ref())
+                let Some(r) = providers.iter_mut().find(|r| r.id == *id) else {
+                    continue;
+                };
+                let start = groups.len();
+                if let Some(fresh) = r.fresh.take() {
+                    groups.extend(fresh);
+                } else if let Some(old) = r
+                    .published
+                    .clone()
+                    .and_then(|range| current.get(&r.job)?.get(range))
                 {
-                    groups.extend(g.iter().cloned());
+                    groups.extend(old.iter().cloned());
                 }
+                // If `merged` turns out equal to `current`, the ranges hold in both.
+                r.published = r.reported.then_some(start..groups.len());
             }
         }
-        let current = inner.tx.borrow();
         let gone: Vec<String> = current
             .keys()
             .filter(|j| !merged.contains_key(*j))

@@ -21,6 +21,12 @@ pub struct DiscoveryMetrics {
     pub(crate) failed_configs: Gauge,
     /// `shoal_discovery_updates_total`: merged target sets published to subscribers.
     pub(crate) updates: Counter,
+    /// `shoal_discovery_kubernetes_events_total{role,event}`: watch events applied
+    /// (`add`, `update`, `delete`, and `list` for each completed (re)list).
+    pub(crate) kube_events: Family<Labels, Counter>,
+    /// `shoal_discovery_kubernetes_watch_failures_total{role}`: failed lists, watches and
+    /// client creations (each is retried with backoff).
+    pub(crate) kube_watch_failures: Family<Labels, Counter>,
 }
 
 impl DiscoveryMetrics {
@@ -52,6 +58,16 @@ impl DiscoveryMetrics {
             "Merged target sets published to subscribers",
             m.updates.clone(),
         );
+        registry.register(
+            "shoal_discovery_kubernetes_events",
+            "Kubernetes watch events applied, per watched kind and event",
+            m.kube_events.clone(),
+        );
+        registry.register(
+            "shoal_discovery_kubernetes_watch_failures",
+            "Failed Kubernetes lists, watches and client creations, per watched kind",
+            m.kube_watch_failures.clone(),
+        );
         m
     }
 
@@ -71,6 +87,28 @@ impl DiscoveryMetrics {
     /// file_sd read or parse errors counted so far.
     pub fn file_read_errors(&self) -> u64 {
         self.file_read_errors.get()
+    }
+
+    pub(crate) fn kube_event(&self, role: &'static str, event: &'static str) {
+        self.kube_events
+            .get_or_create(&vec![
+                ("role", role.to_string()),
+                ("event", event.to_string()),
+            ])
+            .inc();
+    }
+
+    pub(crate) fn kube_watch_failed(&self, role: &'static str) {
+        self.kube_watch_failures
+            .get_or_create(&vec![("role", role.to_string())])
+            .inc();
+    }
+
+    /// Kubernetes watch failures counted so far for objects of kind `role`.
+    pub fn kube_watch_failures(&self, role: &'static str) -> u64 {
+        self.kube_watch_failures
+            .get_or_create(&vec![("role", role.to_string())])
+            .get()
     }
 
     pub(crate) fn set_targets(&self, job: &str, n: usize) {

@@ -3,13 +3,14 @@
 //! Shaped like Prometheus' `discovery/` package, with one simplification: a provider always
 //! sends the *full* list of its groups (never a delta), so the manager just replaces what it
 //! had from that provider. Providers: [`StaticProvider`] (`static_configs`), [`FileProvider`]
-//! (`file_sd_configs`), [`HttpProvider`] (`http_sd_configs`); a Kubernetes provider plugs
-//! in the same way by implementing [`Provider`].
+//! (`file_sd_configs`), [`HttpProvider`] (`http_sd_configs`),
+//! [`kubernetes::KubernetesProvider`] (`kubernetes_sd_configs`).
 
 mod cancel;
 mod file_sd;
 mod glob;
 mod http_sd;
+pub mod kubernetes;
 mod manager;
 mod metrics;
 mod static_sd;

@@ -499,3 +499,32 @@ async fn manager_reports_providers_it_cannot_start() {
     // The rest of the job still works.
     published_where(&mut rx, |t| job_addresses(t, "mixed") == ["s:1"]).await;
 }
+
+#[tokio::test]
+async fn manager_keeps_other_providers_groups_when_one_of_a_job_changes() {
+    // Groups are moved into the published map, not kept twice: a job's unchanged provider
+    // must still be there, in config order, after its sibling reports a change.
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(dir.path(), "t.yml", "- targets: ['f:1']\n");
+    let mixed = ScrapeConfig {
+        file_sd_configs: vec![FileSdConfig {
+            files: vec![f.clone()],
+            refresh_interval: None,
+        }],
+        ..static_job("mixed", &["s:1"])
+    };
+    let mgr = Manager::new(fast(), metrics());
+    let mut rx = mgr.subscribe();
+    let cfg = Config {
+        scrape_configs: vec![mixed, static_job("other", &["o:1"])],
+        ..Default::default()
+    };
+    mgr.apply_config(&cfg).unwrap();
+    published_where(&mut rx, |t| job_addresses(t, "mixed") == ["s:1", "f:1"]).await;
+    for round in 2..5 {
+        write(dir.path(), "t.yml", &format!("- targets: ['f:{round}']\n"));
+        let want = ["s:1".to_string(), format!("f:{round}")];
+        let t = published_where(&mut rx, |t| job_addresses(t, "mixed") == want).await;
+        assert_eq!(job_addresses(&t, "other"), ["o:1"]);
+    }
+}

@@ -225,13 +225,13 @@ impl<'a> Cursor<'a> {
             }
         }
         let raw = self.slice(start, i);
-        if high >= 0x80 {
-            if let Err(e) = std::str::from_utf8(raw) {
-                return Err(Fail {
-                    kind: ErrorKind::InvalidUtf8,
-                    pos: start + e.valid_up_to(),
-                });
-            }
+        if high >= 0x80
+            && let Err(e) = std::str::from_utf8(raw)
+        {
+            return Err(Fail {
+                kind: ErrorKind::InvalidUtf8,
+                pos: start + e.valid_up_to(),
+            });
         }
         self.pos = i + 1;
         Ok(Quoted { raw, escaped })
@@ -277,22 +277,22 @@ impl<'a> Cursor<'a> {
             if text {
                 self.skip_blanks();
             }
-            if let Some(q) = quoted {
-                if matches!(self.peek(), Some(b',' | b'}')) {
-                    // A lone quoted string is the metric name (Prometheus 3 UTF-8 syntax).
-                    if exemplar {
-                        return self.fail(ErrorKind::ExpectedEquals);
-                    }
-                    if name_given || name.is_some() {
-                        return Err(Fail {
-                            kind: ErrorKind::MetricNameTwice,
-                            pos: item,
-                        });
-                    }
-                    name = Some(q);
-                    self.eat(b',');
-                    continue;
+            if let Some(q) = quoted
+                && matches!(self.peek(), Some(b',' | b'}'))
+            {
+                // A lone quoted string is the metric name (Prometheus 3 UTF-8 syntax).
+                if exemplar {
+                    return self.fail(ErrorKind::ExpectedEquals);
                 }
+                if name_given || name.is_some() {
+                    return Err(Fail {
+                        kind: ErrorKind::MetricNameTwice,
+                        pos: item,
+                    });
+                }
+                name = Some(q);
+                self.eat(b',');
+                continue;
             }
             if !self.eat(b'=') {
                 return self.fail_here(ErrorKind::ExpectedEquals);

@@ -79,10 +79,12 @@ impl FileCredential {
         };
         let meta = std::fs::metadata(&self.path).map_err(err)?;
         let modified = meta.modified().ok();
-        if let Some(c) = lock(&self.cache).as_ref() {
-            if c.modified.is_some() && c.modified == modified && c.len == meta.len() {
-                return Ok(c.value.clone());
-            }
+        if let Some(c) = lock(&self.cache).as_ref()
+            && c.modified.is_some()
+            && c.modified == modified
+            && c.len == meta.len()
+        {
+            return Ok(c.value.clone());
         }
         let value = read_trimmed(&self.path).map_err(err)?;
         *lock(&self.cache) = Some(Cached {

@@ -168,10 +168,10 @@ impl RemoteWrite {
             runtime.spawn(async move {
                 q.shutdown(RELOAD_FLUSH_TIMEOUT).await;
                 // A removed endpoint must not hold back WAL truncation.
-                if let (Some(wal), Some(id)) = (wal, removed) {
-                    if let Err(e) = wal.remove_reader(&id) {
-                        tracing::warn!(reader = %id, error = %e, "cannot remove wal reader position");
-                    }
+                if let (Some(wal), Some(id)) = (wal, removed)
+                    && let Err(e) = wal.remove_reader(&id)
+                {
+                    tracing::warn!(reader = %id, error = %e, "cannot remove wal reader position");
                 }
             });
         }

@@ -81,12 +81,12 @@ impl Queue {
         let runtime =
             tokio::runtime::Handle::try_current().map_err(|_| RemoteWriteError::NoRuntime)?;
         let q = &cfg.queue_config;
-        if let Some(m) = cfg.protobuf_message.as_deref() {
-            if m != "prometheus.WriteRequest" {
-                return Err(invalid(format!(
-                    "protobuf_message {m:?} is not supported (only prometheus.WriteRequest)"
-                )));
-            }
+        if let Some(m) = cfg.protobuf_message.as_deref()
+            && m != "prometheus.WriteRequest"
+        {
+            return Err(invalid(format!(
+                "protobuf_message {m:?} is not supported (only prometheus.WriteRequest)"
+            )));
         }
         if q.capacity == 0 || q.max_samples_per_send == 0 || q.max_shards == 0 {
             return Err(invalid(

@@ -234,10 +234,10 @@ impl WalFeed {
         }
         self.commit_acked(reader, pending);
         // Whatever is left pending was finished too (the set is drained): commit it.
-        if let Some(last) = pending.back() {
-            if let Err(e) = reader.commit(last.end) {
-                tracing::error!(url = %self.url, error = %e, "wal reader commit failed");
-            }
+        if let Some(last) = pending.back()
+            && let Err(e) = reader.commit(last.end)
+        {
+            tracing::error!(url = %self.url, error = %e, "wal reader commit failed");
         }
         pending.clear();
         let old_done = self.set.done();

@@ -258,14 +258,15 @@ impl ScrapeCache {
             if e.last_seen == g {
                 return true;
             }
-            if Some(e.last_seen) == live && e.track_staleness {
-                if let Some(series) = &e.series {
-                    out.push(Sample {
-                        series: Arc::clone(series),
-                        timestamp: ts,
-                        value: stale_nan(),
-                    });
-                }
+            if Some(e.last_seen) == live
+                && e.track_staleness
+                && let Some(series) = &e.series
+            {
+                out.push(Sample {
+                    series: Arc::clone(series),
+                    timestamp: ts,
+                    value: stale_nan(),
+                });
             }
             false
         });

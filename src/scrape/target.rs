@@ -191,10 +191,10 @@ pub fn populate_labels(
     }
     for (k, v) in &cfg.params {
         let name = format!("{PARAM_LABEL_PREFIX}{k}");
-        if let Some(first) = v.first() {
-            if lb.get(&name).is_none() {
-                lb.set(&name, first);
-            }
+        if let Some(first) = v.first()
+            && lb.get(&name).is_none()
+        {
+            lb.set(&name, first);
         }
     }
     let discovered = lb.build();

@@ -22,10 +22,11 @@ pub(crate) fn list(dir: &Path) -> io::Result<Vec<u64>> {
     for entry in std::fs::read_dir(dir)? {
         let name = entry?.file_name();
         let Some(name) = name.to_str() else { continue };
-        if name.len() == NAME_DIGITS && name.bytes().all(|b| b.is_ascii_digit()) {
-            if let Ok(seq) = name.parse() {
-                out.push(seq);
-            }
+        if name.len() == NAME_DIGITS
+            && name.bytes().all(|b| b.is_ascii_digit())
+            && let Ok(seq) = name.parse()
+        {
+            out.push(seq);
         }
     }
     out.sort_unstable();

@@ -12,6 +12,7 @@
 pub mod cluster;
 pub mod exporter;
 pub mod gossip_proxy;
+pub mod kube_api;
 pub mod process;
 pub mod prometheus;
 pub mod receiver;

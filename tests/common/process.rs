@@ -25,7 +25,9 @@ impl Daemon {
         let log_path = dir.path().join(format!("{name}.log"));
         let log = File::create(&log_path).expect("create log file");
         let log_err = log.try_clone().expect("clone log file");
-        let child = Command::new(program)
+        let mut cmd = Command::new(program);
+        die_with_test(&mut cmd);
+        let child = cmd
             .args(args)
             .current_dir(dir.path())
             .stdin(Stdio::null())
@@ -118,6 +120,30 @@ impl Drop for Daemon {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
+    }
+}
+
+/// Makes the kernel SIGKILL the child when the test thread that spawned it dies, so that
+/// a test process killed from outside (a timeout, SIGPIPE) leaves no peer running; `Drop`
+/// covers every ending in which Rust still runs.
+fn die_with_test(cmd: &mut Command) {
+    use std::os::unix::process::CommandExt as _;
+    // SAFETY: the closure runs between fork and exec and calls only async-signal-safe
+    // functions (prctl, getppid), allocating nothing.
+    let parent = std::process::id() as libc::pid_t;
+    unsafe {
+        cmd.pre_exec(move || {
+            // prctl is variadic: pass the unsigned long the kernel reads.
+            let sig = libc::SIGKILL as libc::c_ulong;
+            if libc::prctl(libc::PR_SET_PDEATHSIG, sig) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // The parent may have died before prctl: then nobody would signal us.
+            if libc::getppid() != parent {
+                return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
+            }
+            Ok(())
+        });
     }
 }
 

@@ -49,10 +49,10 @@ impl Prometheus {
                     daemon.log()
                 );
             }
-            if let Ok(resp) = client.get(&url).send().await {
-                if resp.status().is_success() {
-                    break;
-                }
+            if let Ok(resp) = client.get(&url).send().await
+                && resp.status().is_success()
+            {
+                break;
             }
             assert!(
                 std::time::Instant::now() < deadline,

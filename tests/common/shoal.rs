@@ -102,10 +102,10 @@ impl Shoal {
             if self.daemon.try_exit().is_some() {
                 return false;
             }
-            if let Ok(resp) = client.get(&url).send().await {
-                if resp.status().as_u16() == 200 {
-                    return true;
-                }
+            if let Ok(resp) = client.get(&url).send().await
+                && resp.status().as_u16() == 200
+            {
+                return true;
             }
             if std::time::Instant::now() >= deadline {
                 return false;

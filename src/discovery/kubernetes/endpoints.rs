@@ -1,0 +1,167 @@
+//! Role `endpoints`: one target per address and port of each Endpoints object, plus the
+//! container ports of its pods that no endpoint port covers (Prometheus'
+//! `discovery/kubernetes/endpoints.go`).
+
+use std::sync::Arc;
+
+use super::lookup::Lookup;
+use super::meta::{self, LabelMap, NAMESPACE, join_host_port, merge_into, put, put_meta};
+use super::objects::{AddressInfo, EndpointsInfo, PodInfo, PortInfo};
+use super::{pod, service};
+use crate::discovery::{ADDRESS_LABEL, TargetGroup};
+
+/// Pods seen in this object, in order, with the endpoint ports that produced a target.
+pub(crate) type SeenPods = Vec<(Arc<PodInfo>, Vec<i32>)>;
+
+/// Records that `port` of `pod` produced a target.
+pub(crate) fn see(seen: &mut SeenPods, pod: &Arc<PodInfo>, port: Option<i32>) {
+    let i = match seen
+        .iter()
+        .position(|(p, _)| p.meta.namespace == pod.meta.namespace && p.meta.name == pod.meta.name)
+    {
+        Some(i) => i,
+        None => {
+            seen.push((pod.clone(), Vec::new()));
+            seen.len() - 1
+        }
+    };
+    if let (Some(port), Some((_, ports))) = (port, seen.get_mut(i)) {
+        ports.push(port);
+    }
+}
+
+/// Targets for the container ports of seen pods that no endpoint port covered.
+pub(crate) fn uncovered_ports(seen: &SeenPods) -> Vec<LabelMap> {
+    let mut out = Vec::new();
+    for (pod, ports) in seen {
+        if pod.pod_ip.is_empty() {
+            continue;
+        }
+        for c in pod.containers.iter().filter(|c| !c.init) {
+            for cp in &c.ports {
+                if ports.contains(&cp.number) {
+                    continue;
+                }
+                let mut t = LabelMap::new();
+                put(
+                    &mut t,
+                    ADDRESS_LABEL,
+                    &join_host_port(&pod.pod_ip, cp.number),
+                );
+                container_port_labels(&mut t, &c.name, &c.image, cp, &cp.protocol);
+                pod::pod_labels(&mut t, pod);
+                out.push(t);
+            }
+        }
+    }
+    out
+}
+
+/// The `pod_container_*` labels of a target on a container port.
+pub(crate) fn container_port_labels(
+    t: &mut LabelMap,
+    name: &str,
+    image: &str,
+    port: &PortInfo,
+    protocol: &str,
+) {
+    put_meta(t, "pod_container_name", name);
+    put_meta(t, "pod_container_image", image);
+    put_meta(t, "pod_container_port_name", &port.name);
+    put_meta(t, "pod_container_port_number", &port.number.to_string());
+    put_meta(t, "pod_container_port_protocol", protocol);
+}
+
+/// The pod an address refers to, when it is a known pod.
+pub(crate) fn resolve_pod(
+    lookup: &dyn Lookup,
+    kind: &str,
+    namespace: &str,
+    name: &str,
+) -> Option<Arc<PodInfo>> {
+    if kind != "Pod" {
+        return None;
+    }
+    lookup.pod(namespace, name)
+}
+
+/// The group of one Endpoints object.
+pub(crate) fn build(eps: &EndpointsInfo, lookup: &dyn Lookup, attach_node: bool) -> TargetGroup {
+    let mut labels = LabelMap::new();
+    put(&mut labels, NAMESPACE, &eps.meta.namespace);
+    if let Some(svc) = lookup.service(&eps.meta.namespace, &eps.meta.name) {
+        let mut s = LabelMap::new();
+        service::service_labels(&mut s, &svc);
+        merge_into(&mut labels, s);
+    }
+    meta::object_meta_labels(&mut labels, &eps.meta, "endpoints");
+    let mut targets = Vec::new();
+    let mut seen = SeenPods::new();
+    let mut add = |addr: &AddressInfo, port: &PortInfo, ready: &str| {
+        let mut t = LabelMap::new();
+        put(
+            &mut t,
+            ADDRESS_LABEL,
+            &join_host_port(&addr.ip, port.number),
+        );
+        put_meta(&mut t, "endpoint_port_name", &port.name);
+        put_meta(&mut t, "endpoint_port_protocol", &port.protocol);
+        put_meta(&mut t, "endpoint_ready", ready);
+        if let Some(r) = &addr.target_ref {
+            put_meta(&mut t, "endpoint_address_target_kind", &r.kind);
+            put_meta(&mut t, "endpoint_address_target_name", &r.name);
+        }
+        if let Some(n) = &addr.node_name {
+            put_meta(&mut t, "endpoint_node_name", n);
+        }
+        put_meta(&mut t, "endpoint_hostname", &addr.hostname);
+        if attach_node {
+            let node_name = match (&addr.node_name, &addr.target_ref) {
+                (Some(n), _) => Some(n.as_str()),
+                (None, Some(r)) if r.kind == "Node" => Some(r.name.as_str()),
+                _ => None,
+            };
+            if let Some(n) = node_name.and_then(|n| lookup.node(n)) {
+                let mut nl = LabelMap::new();
+                meta::node_labels(&mut nl, Some(&n));
+                merge_into(&mut t, nl);
+            }
+        }
+        let pod = addr
+            .target_ref
+            .as_ref()
+            .and_then(|r| resolve_pod(lookup, &r.kind, &r.namespace, &r.name));
+        let Some(pod) = pod else {
+            targets.push(t);
+            return;
+        };
+        see(&mut seen, &pod, Some(port.number));
+        let mut pl = LabelMap::new();
+        pod::pod_labels(&mut pl, &pod);
+        merge_into(&mut t, pl);
+        // As Prometheus: the first matching port of each container, the last container winning.
+        for c in pod.containers.iter().filter(|c| !c.init) {
+            if let Some(cp) = c.ports.iter().find(|cp| cp.number == port.number) {
+                // Prometheus takes the protocol of the endpoint port here.
+                container_port_labels(&mut t, &c.name, &c.image, cp, &port.protocol);
+            }
+        }
+        targets.push(t);
+    };
+    for ss in &eps.subsets {
+        for port in &ss.ports {
+            for addr in &ss.addresses {
+                add(addr, port, "true");
+            }
+            for addr in &ss.not_ready {
+                add(addr, port, "false");
+            }
+        }
+    }
+    targets.extend(uncovered_ports(&seen));
+    TargetGroup {
+        source: format!("endpoints/{}/{}", eps.meta.namespace, eps.meta.name),
+        targets,
+        labels,
+    }
+}

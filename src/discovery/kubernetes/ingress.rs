@@ -1,0 +1,44 @@
+//! Role `ingress`: one target per host and path of each rule (Prometheus'
+//! `discovery/kubernetes/ingress.go`).
+
+use super::meta::{self, LabelMap, NAMESPACE, put, put_meta};
+use super::objects::IngressInfo;
+use crate::discovery::{ADDRESS_LABEL, TargetGroup};
+
+/// The group of one ingress.
+pub(crate) fn build(ing: &IngressInfo) -> TargetGroup {
+    let mut labels = LabelMap::new();
+    put(&mut labels, NAMESPACE, &ing.meta.namespace);
+    if let Some(c) = &ing.class_name {
+        put_meta(&mut labels, "ingress_class_name", c);
+    }
+    meta::object_meta_labels(&mut labels, &ing.meta, "ingress");
+    let mut targets = Vec::new();
+    for (host, paths) in &ing.rules {
+        let scheme = if ing.tls_hosts.iter().any(|h| h == host) {
+            "https"
+        } else {
+            "http"
+        };
+        let paths: Vec<&str> = match paths {
+            None => vec!["/"],
+            Some(p) => p
+                .iter()
+                .map(|p| if p.is_empty() { "/" } else { p.as_str() })
+                .collect(),
+        };
+        for path in paths {
+            let mut t = LabelMap::new();
+            put(&mut t, ADDRESS_LABEL, host);
+            put_meta(&mut t, "ingress_scheme", scheme);
+            put_meta(&mut t, "ingress_host", host);
+            put_meta(&mut t, "ingress_path", path);
+            targets.push(t);
+        }
+    }
+    TargetGroup {
+        source: format!("ingress/{}/{}", ing.meta.namespace, ing.meta.name),
+        targets,
+        labels,
+    }
+}

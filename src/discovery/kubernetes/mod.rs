@@ -1,0 +1,328 @@
+//! `kubernetes_sd_configs`: targets from the Kubernetes API, labelled exactly as Prometheus'
+//! `discovery/kubernetes` code labels them.
+//!
+//! Layout: [`watch`] runs one shared list+watch per (kind, client, namespaces, selectors)
+//! into a store of slim objects ([`objects`]); a [`KubernetesProvider`] per config subscribes
+//! to the stores its role needs and, after each burst of changes, rebuilds its groups with
+//! the pure per-role builders (`pod`, `service`, `endpoints`, `endpointslice`, `node`,
+//! `ingress`) and sends them when they differ from the last send.
+
+mod client;
+mod endpoints;
+mod endpointslice;
+mod ingress;
+mod lookup;
+mod meta;
+mod node;
+mod objects;
+mod pod;
+mod service;
+mod watch;
+
+#[cfg(test)]
+mod tests;
+
+use std::hash::Hasher;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use k8s_openapi::api::core::v1 as core;
+use tokio::sync::mpsc;
+
+pub use client::{ClientError, NAMESPACE_FILE};
+pub use watch::Registry;
+
+use self::lookup::Lookup;
+use self::objects::{EndpointsInfo, IngressInfo, NodeInfo, PodInfo, ServiceInfo, SliceInfo};
+use self::watch::{Store, StoreKey};
+use super::{Cancel, DiscoveryMetrics, Provider, TargetGroup};
+use crate::config::{KubernetesRole, KubernetesSdConfig};
+
+/// How long a provider waits after a change for more before rebuilding its groups.
+pub const DEBOUNCE: Duration = Duration::from_millis(100);
+
+/// Why a provider could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum KubernetesSdError {
+    /// The config has no role (the loader refuses this; only hand-built configs).
+    #[error("role missing (one of: pod, service, endpoints, endpointslice, node, ingress)")]
+    NoRole,
+    /// The client settings cannot be used.
+    #[error(transparent)]
+    Client(#[from] ClientError),
+}
+
+/// The stores a role reads.
+enum Sources {
+    Pod(Arc<Store<PodInfo>>),
+    Service(Arc<Store<ServiceInfo>>),
+    Endpoints(Arc<Store<EndpointsInfo>>),
+    EndpointSlice(Arc<Store<SliceInfo>>),
+    Node(Arc<Store<NodeInfo>>),
+    Ingress(Arc<Store<IngressInfo>>),
+}
+
+/// Related objects: services and pods for endpoints roles, nodes for `attach_metadata`.
+#[derive(Default)]
+struct Related {
+    pods: Option<Arc<Store<PodInfo>>>,
+    services: Option<Arc<Store<ServiceInfo>>>,
+    nodes: Option<Arc<Store<NodeInfo>>>,
+}
+
+impl Lookup for Related {
+    fn pod(&self, namespace: &str, name: &str) -> Option<Arc<PodInfo>> {
+        self.pods.as_ref()?.get(namespace, name)
+    }
+    fn service(&self, namespace: &str, name: &str) -> Option<Arc<ServiceInfo>> {
+        self.services.as_ref()?.get(namespace, name)
+    }
+    fn node(&self, name: &str) -> Option<Arc<NodeInfo>> {
+        self.nodes.as_ref()?.get("", name)
+    }
+}
+
+/// One `kubernetes_sd_configs` entry.
+pub struct KubernetesProvider {
+    role: KubernetesRole,
+    main: Sources,
+    related: Related,
+    attach_node: bool,
+}
+
+impl std::fmt::Debug for KubernetesProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KubernetesProvider")
+            .field("role", &self.role)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KubernetesProvider {
+    /// Subscribes to (or starts) the shared watches `cfg` needs. Needs a tokio runtime.
+    pub fn new(
+        cfg: &KubernetesSdConfig,
+        registry: &Registry,
+        metrics: &DiscoveryMetrics,
+    ) -> Result<KubernetesProvider, KubernetesSdError> {
+        let role = cfg.role.ok_or(KubernetesSdError::NoRole)?;
+        let client = client::ClientSpec::from_config(cfg)?;
+        let mut namespaces: Vec<String> = Vec::new();
+        for ns in &cfg.namespaces.names {
+            if !namespaces.contains(ns) {
+                namespaces.push(ns.clone());
+            }
+        }
+        if cfg.namespaces.own_namespace && client == client::ClientSpec::InCluster {
+            let own = client::own_namespace()?;
+            if !namespaces.contains(&own) {
+                namespaces.push(own);
+            }
+        }
+        let key = |kind: &'static str, sel: KubernetesRole, namespaced: bool| {
+            let (label, field) = cfg.selector_for(sel);
+            StoreKey {
+                kind,
+                client: client.clone(),
+                namespaces: if namespaced {
+                    namespaces.clone()
+                } else {
+                    Vec::new()
+                },
+                label: label.to_string(),
+                field: field.to_string(),
+            }
+        };
+        use KubernetesRole as R;
+        let pods =
+            || registry.store::<core::Pod, _>(key("pod", R::Pod, true), objects::pod, metrics);
+        let services = || {
+            registry.store::<core::Service, _>(
+                key("service", R::Service, true),
+                objects::service,
+                metrics,
+            )
+        };
+        let nodes =
+            || registry.store::<core::Node, _>(key("node", R::Node, false), objects::node, metrics);
+        let attach_node =
+            cfg.attach_metadata.node && matches!(role, R::Pod | R::Endpoints | R::EndpointSlice);
+        let mut related = Related {
+            nodes: attach_node.then(nodes),
+            ..Related::default()
+        };
+        let main = match role {
+            R::Pod => Sources::Pod(pods()),
+            R::Service => Sources::Service(services()),
+            R::Node => Sources::Node(nodes()),
+            R::Ingress => Sources::Ingress(
+                registry.store::<k8s_openapi::api::networking::v1::Ingress, _>(
+                    key("ingress", R::Ingress, true),
+                    objects::ingress,
+                    metrics,
+                ),
+            ),
+            R::Endpoints => {
+                related.pods = Some(pods());
+                related.services = Some(services());
+                Sources::Endpoints(registry.store::<core::Endpoints, _>(
+                    key("endpoints", R::Endpoints, true),
+                    objects::endpoints,
+                    metrics,
+                ))
+            }
+            R::EndpointSlice => {
+                related.pods = Some(pods());
+                related.services = Some(services());
+                Sources::EndpointSlice(
+                    registry.store::<k8s_openapi::api::discovery::v1::EndpointSlice, _>(
+                        key("endpointslice", R::EndpointSlice, true),
+                        objects::endpoint_slice,
+                        metrics,
+                    ),
+                )
+            }
+        };
+        Ok(KubernetesProvider {
+            role,
+            main,
+            related,
+            attach_node,
+        })
+    }
+
+    fn subscriptions(&self) -> Vec<tokio::sync::watch::Receiver<u64>> {
+        let mut out = vec![match &self.main {
+            Sources::Pod(s) => s.subscribe(),
+            Sources::Service(s) => s.subscribe(),
+            Sources::Endpoints(s) => s.subscribe(),
+            Sources::EndpointSlice(s) => s.subscribe(),
+            Sources::Node(s) => s.subscribe(),
+            Sources::Ingress(s) => s.subscribe(),
+        }];
+        out.extend(self.related.pods.as_ref().map(|s| s.subscribe()));
+        out.extend(self.related.services.as_ref().map(|s| s.subscribe()));
+        out.extend(self.related.nodes.as_ref().map(|s| s.subscribe()));
+        out
+    }
+
+    /// Whether every store has completed its initial list (Prometheus' WaitForCacheSync).
+    fn synced(&self) -> bool {
+        let main = match &self.main {
+            Sources::Pod(s) => s.synced(),
+            Sources::Service(s) => s.synced(),
+            Sources::Endpoints(s) => s.synced(),
+            Sources::EndpointSlice(s) => s.synced(),
+            Sources::Node(s) => s.synced(),
+            Sources::Ingress(s) => s.synced(),
+        };
+        main && self.related.pods.as_ref().is_none_or(|s| s.synced())
+            && self.related.services.as_ref().is_none_or(|s| s.synced())
+            && self.related.nodes.as_ref().is_none_or(|s| s.synced())
+    }
+
+    /// Every group of this provider, from the stores' current objects.
+    fn build(&self) -> Vec<TargetGroup> {
+        let r = &self.related;
+        match &self.main {
+            Sources::Pod(s) => s
+                .all()
+                .iter()
+                .filter_map(|p| {
+                    let node = self.attach_node.then(|| r.node(&p.node_name)).flatten();
+                    pod::build(p, node.as_deref())
+                })
+                .collect(),
+            Sources::Service(s) => s.all().iter().map(|x| service::build(x)).collect(),
+            Sources::Endpoints(s) => s
+                .all()
+                .iter()
+                .map(|x| endpoints::build(x, r, self.attach_node))
+                .collect(),
+            Sources::EndpointSlice(s) => s
+                .all()
+                .iter()
+                .map(|x| endpointslice::build(x, r, self.attach_node))
+                .collect(),
+            Sources::Node(s) => s.all().iter().filter_map(|x| node::build(x)).collect(),
+            Sources::Ingress(s) => s.all().iter().map(|x| ingress::build(x)).collect(),
+        }
+    }
+}
+
+/// A fingerprint of a list of groups, so that a provider need not keep its last send.
+fn fingerprint(groups: &[TargetGroup]) -> u64 {
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    let mut put = |s: &str| {
+        h.write(s.as_bytes());
+        h.write(&[0xff]);
+    };
+    for g in groups {
+        put(&g.source);
+        for (k, v) in &g.labels {
+            put(k);
+            put(v);
+        }
+        for t in &g.targets {
+            put("\u{1}");
+            for (k, v) in t {
+                put(k);
+                put(v);
+            }
+        }
+        put("\u{2}");
+    }
+    h.finish()
+}
+
+impl Provider for KubernetesProvider {
+    fn mechanism(&self) -> &'static str {
+        "kubernetes"
+    }
+
+    fn run(
+        self: Box<Self>,
+        tx: mpsc::Sender<Vec<TargetGroup>>,
+        cancel: Cancel,
+    ) -> BoxFuture<'static, ()> {
+        async move {
+            let mut subs = self.subscriptions();
+            let mut last: Option<u64> = None;
+            loop {
+                if self.synced() {
+                    let groups = self.build();
+                    let fp = fingerprint(&groups);
+                    if last != Some(fp) {
+                        tracing::debug!(role = %self.role, groups = groups.len(), "kubernetes targets changed");
+                        tokio::select! {
+                            _ = cancel.cancelled() => return,
+                            sent = tx.send(groups) => if sent.is_err() { return },
+                        }
+                        last = Some(fp);
+                    }
+                }
+                let changed = {
+                    let waits = subs.iter_mut().map(|s| Box::pin(s.changed()));
+                    tokio::select! {
+                        _ = cancel.cancelled() => return,
+                        (r, _, _) = futures::future::select_all(waits) => r,
+                    }
+                };
+                if changed.is_err() {
+                    return;
+                }
+                // Let a burst of events settle before rebuilding.
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    _ = tokio::time::sleep(DEBOUNCE) => {}
+                }
+                for s in &mut subs {
+                    s.borrow_and_update();
+                }
+            }
+        }
+        .boxed()
+    }
+}
