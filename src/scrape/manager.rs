@@ -37,7 +37,7 @@ pub struct ManagerOptions {
 
 struct PoolView {
     targets: Vec<TargetView>,
-    dropped: Vec<Labels>,
+    dropped: Arc<[Labels]>,
 }
 
 #[derive(Default)]
@@ -218,7 +218,7 @@ impl Manager {
             .map(|(job, p)| {
                 let v = PoolView {
                     targets: p.views(),
-                    dropped: p.dropped().to_vec(),
+                    dropped: p.dropped(),
                 };
                 (job.clone(), v)
             })

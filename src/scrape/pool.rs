@@ -80,7 +80,9 @@ pub struct ScrapePool {
     deps: PoolDeps,
     metrics: JobMetrics,
     running: HashMap<TargetId, Running>,
-    dropped: Vec<Labels>,
+    /// Shared with the targets API view, so that the (possibly many) dropped targets'
+    /// labels exist once.
+    dropped: Arc<[Labels]>,
 }
 
 impl ScrapePool {
@@ -115,7 +117,7 @@ impl ScrapePool {
             deps,
             metrics,
             running: HashMap::new(),
-            dropped: Vec::new(),
+            dropped: Arc::from([]),
         })
     }
 
@@ -131,7 +133,12 @@ impl ScrapePool {
         for error in &built.errors {
             tracing::warn!(job = %self.cfg.job_name, %error, "creating target failed");
         }
-        self.dropped = built.dropped;
+        // Prometheus' `keep_dropped_targets` (0 = keep all) bounds how many are kept.
+        let mut dropped = built.dropped;
+        if let Some(limit) = self.cfg.keep_dropped_targets.filter(|l| *l > 0) {
+            dropped.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        }
+        self.dropped = Arc::from(dropped);
         let mut desired: HashMap<TargetId, Target> =
             built.active.into_iter().map(|t| (t.id, t)).collect();
         let vanished: Vec<TargetId> = self
@@ -217,8 +224,8 @@ impl ScrapePool {
         v
     }
 
-    /// Discovered labels of targets dropped by relabeling.
-    pub fn dropped(&self) -> &[Labels] {
-        &self.dropped
+    /// Discovered labels of targets dropped by relabeling (at most `keep_dropped_targets`).
+    pub fn dropped(&self) -> Arc<[Labels]> {
+        Arc::clone(&self.dropped)
     }
 }
