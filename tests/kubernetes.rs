@@ -13,7 +13,9 @@ use common::kube_api::KubeApi;
 use serde_json::{Value, json};
 use shoal::config::KubernetesSdConfig;
 use shoal::discovery::kubernetes::{KubernetesProvider, Registry};
-use shoal::discovery::{CancelHandle, DiscoveryMetrics, Provider, TargetGroup, cancel_pair};
+use shoal::discovery::{
+    CancelHandle, DiscoveryMetrics, Provider, SharedGroups, TargetGroup, cancel_pair,
+};
 use tokio::sync::mpsc;
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -35,7 +37,7 @@ fn sd_config(api: &KubeApi, body: &str) -> KubernetesSdConfig {
 
 /// A running provider and the groups it sent last.
 struct Discovery {
-    rx: mpsc::Receiver<Vec<TargetGroup>>,
+    rx: mpsc::Receiver<SharedGroups>,
     last: Option<Vec<TargetGroup>>,
     _cancel: CancelHandle,
 }
@@ -68,7 +70,7 @@ impl Discovery {
                 return l.clone();
             }
             match tokio::time::timeout_at(deadline, self.rx.recv()).await {
-                Ok(Some(g)) => self.last = Some(g),
+                Ok(Some(g)) => self.last = Some(g.iter().map(|g| (**g).clone()).collect()),
                 _ => panic!("timed out waiting for {what}; last: {:#?}", self.last),
             }
         }

@@ -1,11 +1,22 @@
 //! Target groups and the Prometheus JSON/YAML list format used by file_sd and http_sd.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::Deserialize;
 
 /// The label holding a target's `host:port`.
 pub const ADDRESS_LABEL: &str = "__address__";
+
+/// A provider's full list of groups. Each group is shared, not copied, from the provider
+/// through the discovery manager to the scrape pools: a large list (10,000 pods) then
+/// exists once, and a rebuild can reuse the groups that did not change.
+pub type SharedGroups = Vec<Arc<TargetGroup>>;
+
+/// Wraps each group for sharing.
+pub fn share(groups: Vec<TargetGroup>) -> SharedGroups {
+    groups.into_iter().map(Arc::new).collect()
+}
 
 /// A set of targets sharing labels, identified by `source` within its provider.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

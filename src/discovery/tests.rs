@@ -22,7 +22,7 @@ fn metrics() -> DiscoveryMetrics {
 }
 
 /// Runs a provider; returns its update channel and the handle that stops it.
-fn run(p: impl Provider) -> (mpsc::Receiver<Vec<TargetGroup>>, CancelHandle) {
+fn run(p: impl Provider) -> (mpsc::Receiver<SharedGroups>, CancelHandle) {
     let (tx, rx) = mpsc::channel(16);
     let (handle, cancel) = cancel_pair();
     tokio::spawn(Box::new(p).run(tx, cancel));
@@ -31,9 +31,9 @@ fn run(p: impl Provider) -> (mpsc::Receiver<Vec<TargetGroup>>, CancelHandle) {
 
 /// The next update satisfying `pred`, failing after the deadline.
 async fn next_where(
-    rx: &mut mpsc::Receiver<Vec<TargetGroup>>,
-    pred: impl Fn(&[TargetGroup]) -> bool,
-) -> Vec<TargetGroup> {
+    rx: &mut mpsc::Receiver<SharedGroups>,
+    pred: impl Fn(&[Arc<TargetGroup>]) -> bool,
+) -> SharedGroups {
     tokio::time::timeout(DEADLINE, async {
         loop {
             let g = rx.recv().await.expect("provider stopped");
@@ -55,7 +55,7 @@ async fn eventually(what: &str, cond: impl Fn() -> bool) {
     }
 }
 
-fn addresses(groups: &[TargetGroup]) -> Vec<String> {
+fn addresses(groups: &[Arc<TargetGroup>]) -> Vec<String> {
     groups
         .iter()
         .flat_map(|g| g.targets.iter().map(|t| t[ADDRESS_LABEL].clone()))

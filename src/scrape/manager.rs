@@ -15,10 +15,10 @@ use super::pool::{DroppedTargets, PoolDeps, PoolError, ScrapePool, TargetView};
 use super::scrape_loop::StopMode;
 use super::slot::{Clock, SlotGrid};
 use super::snapshot::{TargetsSnapshot, active_target, dropped_target};
-use crate::discovery::TargetGroup;
+use crate::discovery::SharedGroups;
 
 /// Target groups per job, as discovery publishes them.
-pub type JobTargetGroups = Arc<BTreeMap<String, Vec<TargetGroup>>>;
+pub type JobTargetGroups = Arc<BTreeMap<String, SharedGroups>>;
 
 /// How to build a [`Manager`] (tests replace the factory and the clock).
 pub struct ManagerOptions {

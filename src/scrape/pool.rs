@@ -13,11 +13,11 @@ use crate::series::SampleSink;
 
 use super::cache::{Limits, SeriesContext};
 use super::client::{ClientError, ScraperFactory, TargetScrapers};
+use super::manager::JobTargetGroups;
 use super::metrics::JobMetrics;
 use super::owner::SlotOwner;
 use super::scrape_loop::{LoopHandle, LoopParams, SharedStatus, StopMode};
 use super::slot::Clock;
-use super::manager::JobTargetGroups;
 use super::target::{DroppedRef, Target, TargetId, discovered_labels, targets_from_groups};
 use crate::relabel::{RelabelError, Rules};
 

@@ -2,6 +2,7 @@
 //! semantics, and the stable identity every peer computes for a target.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::{PromDuration, ScrapeConfig};
@@ -150,7 +151,7 @@ pub struct JobTargets {
 
 /// Builds every target of `groups` for the job `cfg` (Prometheus `TargetsFromGroup`).
 pub fn targets_from_groups(
-    groups: &[TargetGroup],
+    groups: &[Arc<TargetGroup>],
     cfg: &ScrapeConfig,
     rules: &Rules,
 ) -> JobTargets {

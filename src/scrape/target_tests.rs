@@ -305,7 +305,7 @@ const GOLDEN: u64 = 10_980_193_821_713_966_754;
 
 #[test]
 fn groups_dedup_and_report_errors() {
-    let groups = vec![TargetGroup {
+    let groups = vec![Arc::new(TargetGroup {
         source: "static/0".into(),
         targets: vec![
             map(&[("__address__", "a:1")]),
@@ -314,7 +314,7 @@ fn groups_dedup_and_report_errors() {
             map(&[("__address__", "b:1")]),
         ],
         labels: map(&[("env", "prod")]),
-    }];
+    })];
     let out = targets_from_groups(&groups, &cfg(), &Rules::compile(&[]).unwrap());
     assert_eq!(out.active.len(), 2);
     assert_eq!(out.active[0].labels.get("env"), Some("prod"));

@@ -197,7 +197,7 @@ fn groups(job: &str, addrs: &[&str]) -> JobTargetGroups {
         targets,
         labels: BTreeMap::new(),
     };
-    Arc::new(BTreeMap::from([(job.to_string(), vec![g])]))
+    Arc::new(BTreeMap::from([(job.to_string(), vec![Arc::new(g)])]))
 }
 
 /// Polls `f` until true; with paused time each poll advances the virtual clock.

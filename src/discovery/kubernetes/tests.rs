@@ -139,10 +139,10 @@ fn fingerprint_tells_changes_apart() {
         }],
         ..PodInfo::default()
     };
-    let a = vec![pod::build(&p, None).unwrap()];
+    let a = crate::discovery::share(vec![pod::build(&p, None).unwrap()]);
     let mut changed = p.clone();
     changed.ready = "true".into();
-    let b = vec![pod::build(&changed, None).unwrap()];
+    let b = crate::discovery::share(vec![pod::build(&changed, None).unwrap()]);
     assert_eq!(fingerprint(&a), fingerprint(&a.clone()));
     assert_ne!(fingerprint(&a), fingerprint(&b));
     assert_ne!(fingerprint(&a), fingerprint(&[]));
