@@ -219,6 +219,11 @@ async fn ten_thousand_pods_stay_under_100_mib() {
     let hwm = vm_kib(shoal.pid(), "VmHWM:");
     let rss = vm_kib(shoal.pid(), "VmRSS:");
     println!(
+        "RssAnon {:.1} MiB, RssFile {:.1} MiB",
+        vm_kib(shoal.pid(), "RssAnon:") as f64 / 1024.0,
+        vm_kib(shoal.pid(), "RssFile:") as f64 / 1024.0
+    );
+    println!(
         "kubernetes discovery of {PODS} pods ({SCRAPED} scraped): VmHWM {:.1} MiB, VmRSS {:.1} MiB (after discovery {:.1} MiB)",
         hwm as f64 / 1024.0,
         rss as f64 / 1024.0,
