@@ -28,7 +28,7 @@ pub use http_sd::{HttpProvider, HttpSdError};
 pub use manager::{ApplyError, Manager, ManagerOptions, TargetsByJob};
 pub use metrics::DiscoveryMetrics;
 pub use static_sd::StaticProvider;
-pub use target_group::{ADDRESS_LABEL, ParseError, SharedGroups, TargetGroup, share};
+pub use target_group::{ADDRESS_LABEL, ParseError, SharedGroups, TargetGroup, labels_of, share};
 
 /// What every discovery mechanism implements.
 ///

@@ -20,11 +20,7 @@ impl StaticProvider {
             .iter()
             .enumerate()
             .map(|(i, c)| {
-                TargetGroup::from_addresses(
-                    i.to_string(),
-                    c.targets.iter().cloned(),
-                    c.labels.clone(),
-                )
+                TargetGroup::from_addresses(i.to_string(), c.targets.iter().cloned(), &c.labels)
             })
             .collect();
         StaticProvider {

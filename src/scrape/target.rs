@@ -181,8 +181,8 @@ pub fn targets_from_groups(
 /// Prometheus `PopulateLabels`: group labels overridden by target labels, defaults from the
 /// scrape config, relabeling, then validation.
 pub fn populate_labels(
-    group_labels: &BTreeMap<String, String>,
-    target_labels: &BTreeMap<String, String>,
+    group_labels: &Labels,
+    target_labels: &Labels,
     cfg: &ScrapeConfig,
     rules: &Rules,
 ) -> Result<TargetOutcome, TargetError> {
@@ -243,8 +243,8 @@ pub fn populate_labels(
 
 /// Labels of a target before relabeling: what the targets API shows as `discoveredLabels`.
 pub fn discovered_labels(
-    group_labels: &BTreeMap<String, String>,
-    target_labels: &BTreeMap<String, String>,
+    group_labels: &Labels,
+    target_labels: &Labels,
     cfg: &ScrapeConfig,
 ) -> Labels {
     discovered_builder(group_labels, target_labels, cfg).build()
@@ -252,13 +252,13 @@ pub fn discovered_labels(
 
 /// Group labels overridden by target labels, then the scrape config's defaults.
 fn discovered_builder(
-    group_labels: &BTreeMap<String, String>,
-    target_labels: &BTreeMap<String, String>,
+    group_labels: &Labels,
+    target_labels: &Labels,
     cfg: &ScrapeConfig,
 ) -> LabelsBuilder {
     let mut lb = LabelsBuilder::with_capacity(group_labels.len() + target_labels.len() + 8);
-    for (n, v) in group_labels.iter().chain(target_labels) {
-        lb.set(n, v);
+    for l in group_labels.iter().chain(target_labels.iter()) {
+        lb.set(l.name, l.value);
     }
     let interval = PromDuration(cfg.interval()).to_string();
     let timeout = PromDuration(cfg.timeout()).to_string();

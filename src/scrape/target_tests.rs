@@ -12,11 +12,8 @@ fn cfg() -> ScrapeConfig {
     }
 }
 
-fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+fn map(pairs: &[(&str, &str)]) -> Labels {
+    Labels::from_pairs(pairs.iter().copied())
 }
 
 fn active(out: Result<TargetOutcome, TargetError>) -> Target {

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::objects::{Meta, NodeInfo};
+use crate::discovery::{TargetGroup, labels_of};
 
 /// Prefix of every label this discovery sets.
 pub(crate) const PREFIX: &str = "__meta_kubernetes_";
@@ -104,5 +105,14 @@ mod tests {
     fn host_port() {
         assert_eq!(super::join_host_port("10.0.0.1", 80), "10.0.0.1:80");
         assert_eq!(super::join_host_port("fd00::1", 80), "[fd00::1]:80");
+    }
+}
+
+/// A group from label maps, in the compact form the pipeline keeps.
+pub(crate) fn group(source: String, targets: Vec<LabelMap>, labels: &LabelMap) -> TargetGroup {
+    TargetGroup {
+        source,
+        targets: targets.iter().map(labels_of).collect(),
+        labels: labels_of(labels),
     }
 }

@@ -292,20 +292,21 @@ fn fingerprint(groups: &[Arc<TargetGroup>]) -> u64 {
     };
     for g in groups {
         put(&g.source);
-        for (k, v) in &g.labels {
-            put(k);
-            put(v);
-        }
+        put_labels(&mut put, &g.labels);
         for t in &g.targets {
             put("\u{1}");
-            for (k, v) in t {
-                put(k);
-                put(v);
-            }
+            put_labels(&mut put, t);
         }
         put("\u{2}");
     }
     h.finish()
+}
+
+fn put_labels(put: &mut impl FnMut(&str), labels: &crate::labels::Labels) {
+    for l in labels.iter() {
+        put(l.name);
+        put(l.value);
+    }
 }
 
 impl Provider for KubernetesProvider {
