@@ -182,7 +182,7 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
     let wal_metrics = WalMetrics::new(&mut registry);
     let peering = Peering::start(&args, &cfg, &mut registry).await?;
 
-    let wal = match args.wal_enabled {
+    let wal = match args.wal() {
         true => Some(Arc::new(open_wal(&args, wal_metrics.clone())?)),
         false => None,
     };

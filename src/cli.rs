@@ -4,7 +4,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::{ByteSize, PromDuration};
 
@@ -74,11 +74,22 @@ pub struct AgentArgs {
     /// Directory for the agent's data (write-ahead log).
     #[arg(long = "storage.path", default_value = "data/")]
     pub storage_path: PathBuf,
-    /// Put the durable write-ahead log between scraping and remote write (experimental:
-    /// off by default until it meets the pipeline's CPU and memory budget; without it the
-    /// remote-write queues are bounded and in memory).
-    #[arg(long = "storage.wal.enabled")]
+    /// Put the durable write-ahead log between scraping and remote write (default on).
+    /// `--storage.wal.enabled=false` or `--no-storage.wal.enabled` turns it off: the
+    /// remote-write queues are then bounded, in memory, and drop when full.
+    #[arg(
+        long = "storage.wal.enabled",
+        value_name = "BOOL",
+        default_value_t = true,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        action = ArgAction::Set
+    )]
     pub wal_enabled: bool,
+    /// Same as `--storage.wal.enabled=false`.
+    #[arg(long = "no-storage.wal.enabled")]
+    pub no_wal: bool,
     /// Disk bound of the write-ahead log: past it the oldest data is dropped (counted per
     /// endpoint and logged). Default 8GiB.
     #[arg(long = "storage.max-bytes", default_value = "8GiB", value_parser = parse_bytes)]
@@ -89,6 +100,13 @@ pub struct AgentArgs {
     /// Clustering flags.
     #[command(flatten)]
     pub cluster: ClusterArgs,
+}
+
+impl AgentArgs {
+    /// True when the write-ahead log is on (the default).
+    pub fn wal(&self) -> bool {
+        self.wal_enabled && !self.no_wal
+    }
 }
 
 /// `--cluster.*`: gossip membership and the split of targets among peers.
@@ -247,6 +265,21 @@ mod tests {
         let small = Cli::try_parse_from(["shoal", "--storage.max-bytes=64MB"]).unwrap();
         assert_eq!(small.agent.max_bytes, 64 << 20);
         assert_eq!(cli.log.format, LogFormat::Json);
+    }
+
+    #[test]
+    fn wal_is_on_by_default_and_can_be_turned_off() {
+        let wal = |args: &[&str]| {
+            let mut all = vec!["shoal"];
+            all.extend_from_slice(args);
+            Cli::try_parse_from(all).unwrap().agent.wal()
+        };
+        assert!(wal(&[]));
+        assert!(wal(&["--storage.wal.enabled", "--config.file=x.yml"]));
+        assert!(wal(&["--storage.wal.enabled=true"]));
+        assert!(!wal(&["--storage.wal.enabled=false"]));
+        assert!(!wal(&["--no-storage.wal.enabled"]));
+        assert!(Cli::try_parse_from(["shoal", "--storage.wal.enabled=maybe"]).is_err());
     }
 
     #[test]

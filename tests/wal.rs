@@ -10,14 +10,13 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::target::Reply as TargetReply;
-use common::{Daemon, TargetServer, free_port, http_client, now_ms, wait_for_async};
+use common::wal_agent::{Agent, EXIT_TIMEOUT};
+use common::{Daemon, TargetServer, free_port, now_ms};
 use rand::Rng;
 use shoal::receiver::{Receiver, Reply};
 
 /// Series the target exposes (plus shoal's synthetic ones).
 const SERIES: usize = 40;
-const READY_TIMEOUT: Duration = Duration::from_secs(30);
-const EXIT_TIMEOUT: Duration = Duration::from_secs(40);
 /// Scrape interval of the tests, in ms.
 const INTERVAL_MS: i64 = 1000;
 
@@ -54,63 +53,6 @@ remote_write:
     queue_config: {{capacity: 60, max_shards: 2, min_shards: 2, max_samples_per_send: 30, batch_send_deadline: 200ms, min_backoff: 50ms, max_backoff: 1s}}
 "#
     )
-}
-
-/// One shoal process on a storage dir that outlives it.
-struct Agent {
-    daemon: Daemon,
-    addr: String,
-}
-
-impl Agent {
-    async fn start(config_yaml: &str, storage: &Path) -> Agent {
-        Agent::start_with(config_yaml, storage, "20s").await
-    }
-
-    async fn start_with(config_yaml: &str, storage: &Path, flush_deadline: &str) -> Agent {
-        let dir = tempfile::Builder::new()
-            .prefix("shoal-wal-test")
-            .tempdir()
-            .unwrap();
-        let config_path = dir.path().join("shoal.yml");
-        std::fs::write(&config_path, config_yaml).unwrap();
-        let addr = format!("127.0.0.1:{}", free_port("127.0.0.1"));
-        let args = vec![
-            format!("--config.file={}", config_path.display()),
-            format!("--web.listen-address={addr}"),
-            format!("--storage.path={}", storage.display()),
-            "--storage.wal.enabled".to_string(),
-            "--storage.max-bytes=256KB".to_string(),
-            format!("--storage.remote.flush-deadline={flush_deadline}"),
-        ];
-        let daemon = Daemon::spawn("shoal", &common::shoal::binary(), &args, dir);
-        let mut agent = Agent { daemon, addr };
-        let client = http_client();
-        let url = format!("http://{}/-/ready", agent.addr);
-        let ready = wait_for_async(READY_TIMEOUT, || {
-            let (client, url) = (client.clone(), url.clone());
-            async move {
-                client
-                    .get(&url)
-                    .send()
-                    .await
-                    .is_ok_and(|r| r.status().as_u16() == 200)
-            }
-        })
-        .await;
-        assert!(
-            ready && agent.daemon.try_exit().is_none(),
-            "shoal not ready:\n{}",
-            agent.daemon.log()
-        );
-        agent
-    }
-
-    async fn stop(&mut self) {
-        self.daemon.signal("TERM");
-        let status = self.daemon.wait_exit(EXIT_TIMEOUT).await;
-        assert!(status.success(), "exit {status:?}:\n{}", self.daemon.log());
-    }
 }
 
 async fn receiver() -> Receiver {

@@ -60,6 +60,7 @@ pub struct RemoteWriteMetrics {
     bytes_sent: Family<EndpointLabels, Counter>,
     queue_length: Family<EndpointLabels, Gauge>,
     shards: Family<EndpointLabels, Gauge>,
+    desired_shards: Family<EndpointLabels, Gauge<f64, AtomicU64>>,
     highest_sent: Family<EndpointLabels, Gauge<f64, AtomicU64>>,
     send_duration: Family<EndpointLabels, Histogram>,
 }
@@ -106,6 +107,11 @@ impl RemoteWriteMetrics {
         );
         r.register("shards", "Running shards", m.shards.clone());
         r.register(
+            "shards_desired",
+            "Shards the observed throughput and send latency call for (before hysteresis and bounds)",
+            m.desired_shards.clone(),
+        );
+        r.register(
             "highest_sent_timestamp_seconds",
             "Highest sample timestamp accepted by the receiver",
             m.highest_sent.clone(),
@@ -129,6 +135,7 @@ impl RemoteWriteMetrics {
             bytes_sent: Family::default(),
             queue_length: Family::default(),
             shards: Family::default(),
+            desired_shards: Family::default(),
             highest_sent: Family::default(),
             send_duration: Family::new_with_constructor(|| {
                 Histogram::new(exponential_buckets(0.005, 2.0, 14))
@@ -159,6 +166,8 @@ impl RemoteWriteMetrics {
             bytes_sent: self.bytes_sent.get_or_create(&labels).clone(),
             queue_length: self.queue_length.get_or_create(&labels).clone(),
             shards: self.shards.get_or_create(&labels).clone(),
+            desired_shards: self.desired_shards.get_or_create(&labels).clone(),
+            send_nanos: std::sync::Arc::new(AtomicU64::new(0)),
             highest_sent: self.highest_sent.get_or_create(&labels).clone(),
             highest_sent_ms: std::sync::Arc::new(AtomicI64::new(i64::MIN)),
             send_duration: self.send_duration.get_or_create(&labels).clone(),
@@ -182,6 +191,9 @@ pub(crate) struct EndpointMetrics {
     pub bytes_sent: Counter,
     pub queue_length: Gauge,
     pub shards: Gauge,
+    pub desired_shards: Gauge<f64, AtomicU64>,
+    /// Time spent in request attempts, summed (resharding reads it).
+    pub send_nanos: std::sync::Arc<AtomicU64>,
     highest_sent: Gauge<f64, AtomicU64>,
     highest_sent_ms: std::sync::Arc<AtomicI64>,
     pub send_duration: Histogram,
@@ -200,6 +212,12 @@ impl EndpointMetrics {
                 code,
             })
             .inc();
+    }
+
+    /// Highest sample timestamp accepted so far, ms (`i64::MIN` before the first).
+    pub fn highest_sent_ms(&self) -> i64 {
+        self.highest_sent_ms
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Raises the highest-sent-timestamp gauge to `ts_ms` if it is higher.

@@ -22,6 +22,8 @@ pub mod proto;
 mod queue;
 mod relabel;
 mod shard;
+mod shard_set;
+mod sharding;
 #[cfg(test)]
 mod tests;
 mod wal_feed;

@@ -3,9 +3,8 @@
 //! without one, [`Queue::append`] feeds them from memory (tests, and a fallback that drops
 //! when full).
 //!
-//! The shard count is fixed at start. Dynamic resharding (Prometheus' `calculateDesiredShards`)
-//! can be added by swapping the shard set behind a lock and draining the old one: per-series
-//! order then needs the old set drained before the new one sends.
+//! From memory the shard count is fixed (`min_shards`). From the WAL the feed reshards
+//! between `min_shards` and `max_shards` (see `sharding.rs` and `wal_feed.rs`).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,10 +17,11 @@ use tokio::time::Instant;
 
 use super::RemoteWriteError;
 use super::client::WriteClient;
-use super::encode::{Encoder, ExternalLabels};
+use super::encode::ExternalLabels;
 use super::metrics::{EndpointLabels, EndpointMetrics, RemoteWriteMetrics};
-use super::relabel::{RelabelCache, WriteRules};
-use super::shard::{Mode, Push, ShardBuffer, ShardSettings, ShardWorker};
+use super::relabel::WriteRules;
+use super::shard::{Mode, Push, ShardBuffer, ShardSettings};
+use super::shard_set::ShardFactory;
 use super::wal_feed::{WalFeed, reader_id};
 use crate::config::{RemoteWriteConfig, redact_url};
 use crate::series::Sample;
@@ -128,10 +128,15 @@ impl Queue {
         // on (it looks for the scraped series in the first write). Validated above:
         // 1 <= max_shards and min_shards <= max_shards.
         let n = q.min_shards.clamp(1, q.max_shards);
-        // Prometheus buffers up to `capacity` per shard and scales to `max_shards`; with a
-        // fixed shard count, spread that total so a burst (a first scrape of many new
-        // series, a slow receiver) is absorbed as it would be there.
-        let per_shard = q.capacity.saturating_mul(q.max_shards) / n;
+        // Prometheus buffers up to `capacity` per shard and scales to `max_shards`. From
+        // the WAL, `capacity` per shard as there: the backlog waits on disk, and memory
+        // stays flat whatever the outage. From memory, with a fixed shard count, spread
+        // the total so that a burst (a first scrape of many new series, a slow receiver)
+        // is absorbed as it would be there.
+        let per_shard = match wal {
+            Some(_) => q.capacity,
+            None => q.capacity.saturating_mul(q.max_shards) / n,
+        };
         let settings = ShardSettings {
             capacity: per_shard.max(q.max_samples_per_send),
             max_samples_per_send: q.max_samples_per_send,
@@ -140,43 +145,21 @@ impl Queue {
             max_backoff: q.max_backoff.0,
         };
         let url: Arc<str> = Arc::from(redact_url(&cfg.url));
-        let client = Arc::new(client);
-        let ext = ExternalLabels::new(external);
-        let control = Arc::new(watch::channel(Mode::Running).0);
-        let mut shards = Vec::with_capacity(n);
-        let mut tasks = Vec::with_capacity(n);
-        let mut aborts = Vec::with_capacity(n);
-        for _ in 0..n {
-            let buffer = Arc::new(ShardBuffer::new(
-                settings.capacity,
-                settings.max_samples_per_send,
-            ));
-            let worker = ShardWorker {
-                buffer: buffer.clone(),
-                client: client.clone(),
-                encoder: Encoder::new(ext.clone()),
-                relabel: rules.clone().map(RelabelCache::new),
-                settings: settings.clone(),
-                metrics: metrics.clone(),
-                control: control.subscribe(),
-                url: url.clone(),
-            };
-            let task = runtime.spawn(worker.run());
-            aborts.push(task.abort_handle());
-            tasks.push(task);
-            shards.push(buffer);
-        }
-        metrics.shards.inc_by(n as i64);
-        // Watches the shard tasks so that any number of callers can wait for the end.
-        let (shards_stopped_tx, shards_stopped) = watch::channel(false);
-        let shards_gauge = metrics.shards.clone();
-        runtime.spawn(async move {
-            futures::future::join_all(tasks).await;
-            shards_gauge.dec_by(n as i64);
-            shards_stopped_tx.send_replace(true);
-        });
+        let factory = ShardFactory {
+            runtime: runtime.clone(),
+            client: Arc::new(client),
+            external: ExternalLabels::new(external),
+            rules,
+            settings,
+            metrics: metrics.clone(),
+            url: url.clone(),
+        };
+        let set = factory.start(n);
+        let shards = set.buffers.clone();
+        let control = set.control.clone();
+        let mut aborts = set.aborts.clone();
         let (stopped, feed) = match wal {
-            None => (shards_stopped, None),
+            None => (set.stopped.clone(), None),
             Some((wal, start)) => {
                 let id = reader_id(&cfg.url, cfg.name.as_deref());
                 let (feed_control, feed_rx) = watch::channel(Mode::Running);
@@ -185,11 +168,11 @@ impl Queue {
                     id: id.clone(),
                     start,
                     url: url.clone(),
-                    shards: shards.clone(),
+                    set,
+                    factory,
+                    bounds: (q.min_shards.max(1), q.max_shards),
                     metrics: metrics.clone(),
                     control: feed_rx,
-                    shard_control: control.clone(),
-                    shards_stopped,
                 };
                 let task = runtime.spawn(feed.run());
                 aborts.push(task.abort_handle());

@@ -114,6 +114,30 @@ impl ShardBuffer {
         Push::Queued
     }
 
+    /// Moves as many samples from the front of `src` as fit (one lock, no reference-count
+    /// traffic); `Full` if some are left, `Closed` (nothing moved) once the task has exited.
+    pub fn push_many(&self, src: &mut VecDeque<Sample>) -> Push {
+        let (before, after) = {
+            let mut q = self.lock();
+            if q.closed {
+                return Push::Closed;
+            }
+            let before = q.samples.len();
+            let n = src.len().min(self.capacity.saturating_sub(before));
+            q.samples.extend(src.drain(..n));
+            self.pushed.fetch_add(n as u64, Ordering::AcqRel);
+            (before, q.samples.len())
+        };
+        if (before == 0 && after > 0) || (before < self.wake_at && after >= self.wake_at) {
+            self.notify.notify_one();
+        }
+        if src.is_empty() {
+            Push::Queued
+        } else {
+            Push::Full
+        }
+    }
+
     fn len(&self) -> usize {
         self.lock().samples.len()
     }
@@ -280,9 +304,12 @@ impl ShardWorker {
                 r = self.client.store(body.clone()) => r,
                 _ = aborted(&mut control) => return self.abandon(n),
             };
-            self.metrics
-                .send_duration
-                .observe(start.elapsed().as_secs_f64());
+            let took = start.elapsed();
+            self.metrics.send_duration.observe(took.as_secs_f64());
+            self.metrics.send_nanos.fetch_add(
+                u64::try_from(took.as_nanos()).unwrap_or(u64::MAX),
+                Ordering::Relaxed,
+            );
             match result {
                 Ok(status) => {
                     self.metrics.request(Some(status));
@@ -352,5 +379,30 @@ mod tests {
         b.take(5, &mut out);
         assert!(b.close_if_empty());
         assert_eq!(b.push(&s), Push::Closed);
+    }
+
+    #[test]
+    fn push_many_moves_what_fits_in_order() {
+        let b = ShardBuffer::new(3, 10);
+        let series = Series::new(Labels::from_pairs([("a", "b")]));
+        let mut src: VecDeque<Sample> = (0..5)
+            .map(|t| Sample {
+                series: series.clone(),
+                timestamp: t,
+                value: 0.0,
+            })
+            .collect();
+        assert_eq!(b.push_many(&mut src), Push::Full);
+        assert_eq!((src.len(), b.len(), b.pushed()), (2, 3, 3));
+        let mut out = Vec::new();
+        b.take(10, &mut out);
+        assert_eq!(b.push_many(&mut src), Push::Queued);
+        b.take(10, &mut out);
+        let ts: Vec<i64> = out.iter().map(|s| s.timestamp).collect();
+        assert_eq!(ts, vec![0, 1, 2, 3, 4]);
+        assert!(b.close_if_empty());
+        src.push_back(out.remove(0));
+        assert_eq!(b.push_many(&mut src), Push::Closed);
+        assert_eq!(src.len(), 1);
     }
 }

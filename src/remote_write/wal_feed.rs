@@ -11,6 +11,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -18,6 +19,8 @@ use tokio::time::Instant;
 
 use super::metrics::EndpointMetrics;
 use super::shard::{Mode, Push, ShardBuffer};
+use super::shard_set::{ShardFactory, ShardSet};
+use super::sharding::{Observed, ShardCalculator, UPDATE_INTERVAL};
 use crate::series::Sample;
 use crate::wal::{Position, ReaderError, StartAt, Wal, WalReader};
 
@@ -50,14 +53,22 @@ pub(crate) struct WalFeed {
     pub id: String,
     pub start: StartAt,
     pub url: Arc<str>,
-    pub shards: Vec<Arc<ShardBuffer>>,
+    /// The running shards; replaced by a drained-then-restarted set when resharding.
+    pub set: ShardSet,
+    pub factory: ShardFactory,
+    /// `(min_shards, max_shards)`.
+    pub bounds: (usize, usize),
     pub metrics: EndpointMetrics,
     /// Running → Draining (read to the head, then drain the shards) → Aborted.
     pub control: watch::Receiver<Mode>,
-    /// The shards' control, which this task moves to Draining once all is pushed.
-    pub shard_control: Arc<watch::Sender<Mode>>,
-    /// True once every shard task has ended.
-    pub shards_stopped: watch::Receiver<bool>,
+}
+
+/// Outcome of moving the read batch into the shards.
+enum Pushed {
+    All,
+    /// This shard is full: wait for it to take samples out.
+    Full(Arc<ShardBuffer>),
+    Closed,
 }
 
 /// A pushed batch awaiting acknowledgement.
@@ -66,21 +77,35 @@ struct Pending {
     pushed: Vec<u64>,
 }
 
+/// Counters at the last shard-count evaluation.
+struct Sampled {
+    at: Instant,
+    appended: u64,
+    done: u64,
+    send_nanos: u64,
+}
+
 impl WalFeed {
     /// Runs until drained or aborted; commits what was acknowledged on the way out.
     pub async fn run(mut self) {
         let Some(mut reader) = self.open().await else {
             // Aborted before the reader could be opened: the shards have nothing.
-            self.shard_control.send_replace(Mode::Draining);
+            self.set.drain();
             return;
         };
         tracing::info!(url = %self.url, reader = %self.id, position = ?reader.position(), "remote write reading the wal");
         let mut pending: VecDeque<Pending> = VecDeque::new();
         let mut batch: Vec<Sample> = Vec::with_capacity(READ_BATCH);
-        // Next sample of `batch` to push, and the batch's end position until all is pushed.
-        let mut next = 0usize;
+        // The read batch split by shard, waiting to be moved into the shards.
+        let mut per_shard: Vec<VecDeque<Sample>> =
+            self.set.buffers.iter().map(|_| VecDeque::new()).collect();
+        // The batch's end position, until all of it is pushed.
         let mut batch_end: Option<Position> = None;
         let mut last_commit = Instant::now();
+        let mut calc = ShardCalculator::new(self.bounds.0, self.bounds.1);
+        let mut sampled = self.sample(&reader, 0);
+        // Samples finished by shard sets already replaced.
+        let mut done_before = 0u64;
         loop {
             let mode = *self.control.borrow_and_update();
             if mode == Mode::Aborted {
@@ -90,30 +115,43 @@ impl WalFeed {
                 self.commit_acked(&mut reader, &mut pending);
                 last_commit = Instant::now();
             }
-            let tick = tokio::time::sleep_until(last_commit + COMMIT_INTERVAL);
-            if let Some(full) = self.push_from(&batch, &mut next) {
-                let Some(shard) = self.shards.get(full).cloned() else {
-                    break;
-                };
-                tokio::select! {
-                    _ = shard.space() => {}
-                    _ = tick => {}
-                    _ = self.control.changed() => {}
+            if mode == Mode::Running && sampled.at.elapsed() >= UPDATE_INTERVAL {
+                let now = self.sample(&reader, done_before);
+                let want = self.desired(&mut calc, &sampled, &now);
+                sampled = now;
+                if want != self.set.buffers.len() {
+                    let queues = &mut per_shard;
+                    let Some(old_done) =
+                        self.reshard(want, &mut reader, &mut pending, queues).await
+                    else {
+                        break;
+                    };
+                    // The new set counts from zero.
+                    done_before += old_done;
+                    last_commit = Instant::now();
+                    continue;
                 }
-                continue;
             }
-            if next < batch.len() {
+            let tick = tokio::time::sleep_until(last_commit + COMMIT_INTERVAL);
+            match self.push_pending(&mut per_shard) {
+                Pushed::All => {}
+                Pushed::Full(shard) => {
+                    tokio::select! {
+                        _ = shard.space() => {}
+                        _ = tick => {}
+                        _ = self.control.changed() => {}
+                    }
+                    continue;
+                }
                 // A shard is closed: the queue is stopping.
-                break;
+                Pushed::Closed => break,
             }
             if let Some(end) = batch_end.take() {
                 // Taken after the whole batch is pushed: acknowledged once every shard
                 // has finished this many.
-                let pushed = self.shards.iter().map(|s| s.pushed()).collect();
+                let pushed = self.set.buffers.iter().map(|s| s.pushed()).collect();
                 pending.push_back(Pending { end, pushed });
             }
-            batch.clear();
-            next = 0;
             let before = reader.position();
             match reader.read(&mut batch, READ_BATCH) {
                 Ok(end) if end != before || !batch.is_empty() => batch_end = Some(end),
@@ -127,6 +165,7 @@ impl WalFeed {
                     continue;
                 }
             }
+            split(&mut batch, &mut per_shard);
             if batch_end.is_none() {
                 if mode == Mode::Draining {
                     // Caught up with the head after scraping stopped.
@@ -140,6 +179,77 @@ impl WalFeed {
             }
         }
         self.finish(&mut reader, &mut pending).await;
+    }
+
+    /// The counters the shard count is computed from.
+    fn sample(&self, reader: &WalReader, done_before: u64) -> Sampled {
+        Sampled {
+            at: Instant::now(),
+            appended: reader.appended(),
+            done: done_before + self.set.done(),
+            send_nanos: self.metrics.send_nanos.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The shard count for the last interval (the current one while nothing was sent:
+    /// an outage is no measure of what the receiver can take).
+    fn desired(&self, calc: &mut ShardCalculator, from: &Sampled, to: &Sampled) -> usize {
+        let current = self.set.buffers.len();
+        let interval = to.at.duration_since(from.at).as_secs_f64();
+        let highest = self.metrics.highest_sent_ms();
+        let seen = Observed {
+            samples_in: to.appended.saturating_sub(from.appended),
+            samples_out: to.done.saturating_sub(from.done),
+            send_seconds: to.send_nanos.saturating_sub(from.send_nanos) as f64 / 1e9,
+            delay_seconds: match highest {
+                i64::MIN => 0.0,
+                h => self.wal.newest_timestamp().saturating_sub(h).max(0) as f64 / 1000.0,
+            },
+        };
+        let d = calc.update(seen, interval, current);
+        self.metrics.desired_shards.set(d.desired);
+        if seen.samples_out == 0 {
+            return current;
+        }
+        d.shards
+    }
+
+    /// Drains the running set (everything pushed to it is then settled and committed),
+    /// starts `n` shards and re-splits what was not pushed yet. Returns what the old set
+    /// finished, or None if aborted meanwhile.
+    async fn reshard(
+        &mut self,
+        n: usize,
+        reader: &mut WalReader,
+        pending: &mut VecDeque<Pending>,
+        per_shard: &mut Vec<VecDeque<Sample>>,
+    ) -> Option<u64> {
+        let from = self.set.buffers.len();
+        tracing::info!(url = %self.url, from, to = n, "resharding remote write");
+        self.set.drain();
+        let mut stopped = self.set.stopped.clone();
+        tokio::select! {
+            _ = stopped.wait_for(|s| *s) => {}
+            _ = self.control.wait_for(|m| *m == Mode::Aborted) => return None,
+        }
+        self.commit_acked(reader, pending);
+        // Whatever is left pending was finished too (the set is drained): commit it.
+        if let Some(last) = pending.back()
+            && let Err(e) = reader.commit(last.end)
+        {
+            tracing::error!(url = %self.url, error = %e, "wal reader commit failed");
+        }
+        pending.clear();
+        let old_done = self.set.done();
+        self.set = self.factory.start(n);
+        // Per-series order: each series' samples sit in one old queue, in order.
+        let mut next: Vec<VecDeque<Sample>> = (0..n).map(|_| VecDeque::new()).collect();
+        for q in per_shard.iter_mut() {
+            let mut v: Vec<Sample> = q.drain(..).collect();
+            split(&mut v, &mut next);
+        }
+        *per_shard = next;
+        Some(old_done)
     }
 
     /// Opens the reader, retrying while a queue replaced by a reload still holds its id.
@@ -174,34 +284,37 @@ impl WalFeed {
         }
     }
 
-    fn shard_of(&self, s: &Sample) -> usize {
-        shard_of_labels(s.series.labels.wire_bytes(), self.shards.len())
-    }
-
-    /// Pushes `batch[*next..]` in order; stops at the first sample whose shard is full
-    /// (returns that shard) or closed (returns None with `*next` short of the end).
-    fn push_from(&self, batch: &[Sample], next: &mut usize) -> Option<usize> {
-        let mut queued = 0i64;
-        let mut full = None;
-        while let Some(s) = batch.get(*next) {
-            let i = self.shard_of(s);
-            match self.shards.get(i).map(|shard| shard.push(s)) {
-                Some(Push::Queued) => queued += 1,
-                Some(Push::Full) => {
-                    full = Some(i);
+    /// Moves the per-shard queues into the shards, each under one lock.
+    fn push_pending(&self, per_shard: &mut [VecDeque<Sample>]) -> Pushed {
+        let (mut queued, mut full, mut closed) = (0, None, false);
+        for (q, shard) in per_shard.iter_mut().zip(&self.set.buffers) {
+            if q.is_empty() {
+                continue;
+            }
+            let len = q.len();
+            let r = shard.push_many(q);
+            queued += len - q.len();
+            match r {
+                Push::Queued => {}
+                Push::Full => full = full.or_else(|| Some(shard.clone())),
+                Push::Closed => {
+                    full = None;
+                    closed = true;
                     break;
                 }
-                Some(Push::Closed) | None => break,
             }
-            *next += 1;
         }
-        self.metrics.queue_length.inc_by(queued);
-        full
+        self.metrics.queue_length.inc_by(queued as i64);
+        match full {
+            _ if closed => Pushed::Closed,
+            Some(shard) => Pushed::Full(shard),
+            None => Pushed::All,
+        }
     }
 
     /// Commits up to the last batch every shard has finished.
     fn commit_acked(&self, reader: &mut WalReader, pending: &mut VecDeque<Pending>) {
-        let done: Vec<u64> = self.shards.iter().map(|s| s.done()).collect();
+        let done: Vec<u64> = self.set.buffers.iter().map(|s| s.done()).collect();
         let mut acked = None;
         while let Some(p) = pending.front() {
             if p.pushed.iter().zip(&done).any(|(p, d)| d < p) {
@@ -210,9 +323,11 @@ impl WalFeed {
             acked = Some(p.end);
             pending.pop_front();
         }
-        if let Some(pos) = acked
-            && let Err(e) = reader.commit(pos)
-        {
+        let Some(pos) = acked else {
+            reader.refresh_lag();
+            return;
+        };
+        if let Err(e) = reader.commit(pos) {
             // The position stays behind: a restart resends (duplicates, never a gap).
             tracing::error!(url = %self.url, error = %e, "wal reader commit failed");
         }
@@ -221,16 +336,33 @@ impl WalFeed {
     /// Drains the shards (unless aborted), waits for them to end and commits what they
     /// acknowledged; the rest stays in the WAL for the next start.
     async fn finish(&mut self, reader: &mut WalReader, pending: &mut VecDeque<Pending>) {
-        self.shard_control.send_if_modified(|m| {
-            let start = *m == Mode::Running;
-            if start {
-                *m = Mode::Draining;
-            }
-            start
-        });
-        let _ = self.shards_stopped.wait_for(|s| *s).await;
+        self.set.drain();
+        let mut stopped = self.set.stopped.clone();
+        let aborted = tokio::select! {
+            _ = stopped.wait_for(|s| *s) => false,
+            _ = self.control.wait_for(|m| *m == Mode::Aborted) => true,
+        };
+        if aborted {
+            // The flush deadline passed: abandon retries (the WAL keeps the data).
+            self.set.control.send_replace(Mode::Aborted);
+            let _ = stopped.wait_for(|s| *s).await;
+        }
         self.commit_acked(reader, pending);
         tracing::info!(url = %self.url, committed = ?reader.committed(), unacknowledged_batches = pending.len(), "remote write wal reader stopped");
+    }
+}
+
+/// Moves `batch` (emptied) into the per-shard queues, in order; no reference counting.
+fn split(batch: &mut Vec<Sample>, per_shard: &mut [VecDeque<Sample>]) {
+    if let [only] = per_shard {
+        only.extend(batch.drain(..));
+        return;
+    }
+    for s in batch.drain(..) {
+        let i = shard_of_labels(s.series.labels.wire_bytes(), per_shard.len());
+        if let Some(q) = per_shard.get_mut(i) {
+            q.push_back(s);
+        }
     }
 }
 

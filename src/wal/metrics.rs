@@ -66,6 +66,7 @@ pub(crate) struct ReaderLabels {
 pub struct WalMetrics {
     pub(crate) bytes_written: Counter,
     pub(crate) segments: Gauge,
+    pub(crate) live_series: Gauge,
     pub(crate) fsync_duration: Histogram,
     pub(crate) fsync_errors: Counter,
     pub(crate) records: Family<RecordLabels, Counter>,
@@ -88,6 +89,11 @@ impl WalMetrics {
             m.bytes_written.clone(),
         );
         r.register("segments", "WAL segment files on disk", m.segments.clone());
+        r.register(
+            "live_series",
+            "Series defined in WAL segments on disk and held in memory for the readers (as of the last truncation)",
+            m.live_series.clone(),
+        );
         r.register(
             "fsync_duration_seconds",
             "Duration of WAL fsyncs",
@@ -137,6 +143,7 @@ impl WalMetrics {
         Self {
             bytes_written: Counter::default(),
             segments: Gauge::default(),
+            live_series: Gauge::default(),
             // 100 µs .. ~13 s.
             fsync_duration: Histogram::new(exponential_buckets(0.0001, 2.0, 18)),
             fsync_errors: Counter::default(),

@@ -17,9 +17,10 @@
 //!   start for its Series records (bounded by one segment).
 //! - Refs only need to be unique within a segment. A process never appends to a segment of
 //!   an earlier process (open always starts a new one), so the process-unique
-//!   [`SeriesRef`](crate::series::SeriesRef) is used as is, and refs of a previous run can
-//!   never collide with new ones. A reader's ref → labels map is per segment and holds only
-//!   the series seen there.
+//!   [`SeriesRef`](crate::series::SeriesRef) is used as is. In this process's segments a
+//!   ref names exactly one live `Arc<Series>`: readers resolve it through the shared live
+//!   series map (`live.rs`) and never decode labels; only segments of an earlier process
+//!   (replay after a restart) are decoded, per reader, one segment at a time.
 //! - Cost: each segment repeats the labels of its live series (~100 bytes per series per
 //!   segment, a few % of a 128 MiB segment at 100k series).
 //!
@@ -30,26 +31,29 @@
 //! the fsync time. Sealed segments are fsynced on rotation. fsync runs on a background
 //! thread, never on the scrape path.
 //!
-//! # How remote write will read it (next step)
+//! # How remote write reads it
 //! Each remote-write queue opens one [`WalReader`] with its endpoint id (a hash of url and
-//! name) and runs a task: `reader.next_batch(&mut buf, max).await` yields [`Sample`]s whose
-//! `series` carries the labels, in WAL order; the task pushes them into its shards, waiting
-//! (instead of dropping) while shards are full, which is the backpressure that keeps memory
-//! bounded; once every shard has had everything up to a batch's [`Position`] acknowledged,
-//! it calls `reader.commit(position)` (at most ~once per second: a commit fsyncs).
-//! Shards should be chosen by a hash of the labels, not by ref, so that per-series order
-//! holds across a restart, where the same series gets a new ref. [`WalSink`] replaces
-//! [`RemoteWrite`](crate::remote_write::RemoteWrite) as the scrape loops' sink.
+//! name) and runs a task (`remote_write/wal_feed.rs`) that reads batches of [`Sample`]s in
+//! WAL order, moves them into its shards (waiting, instead of dropping, while a shard is
+//! full: the backpressure that keeps memory bounded) and commits the reader's position
+//! once everything before it was acknowledged (about once a second: a commit fsyncs).
+//! Shards are chosen by a hash of the labels, not by ref, so that per-series order holds
+//! across a restart, where the same series gets a new ref. [`WalSink`] is the scrape
+//! loops' sink.
 //!
 //! [`Sample`]: crate::series::Sample
 
+mod disk;
+mod live;
 mod metrics;
 mod reader;
 mod record;
+mod resolve;
 mod segment;
 mod sink;
 #[cfg(test)]
 mod tests;
+mod truncate;
 mod writer;
 
 use std::io;

@@ -4,7 +4,7 @@
 //! segment), yields samples with their series resolved, follows the writer (tail mode),
 //! and skips what the disk bound deleted or damage made unreadable, counting it.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -12,13 +12,14 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
+use super::live::RefMap;
 use super::metrics::{ReaderLabels, WalDropReason};
-use super::record::{RecordType, SamplesIter, SeriesIter};
+use super::record::{RecordType, SamplesIter};
+use super::resolve::{define, resolve};
 use super::segment::{self, Chunks, Next};
 use super::writer::{Head, Inner, reader_path, sync_dir};
 use super::{Position, ReaderError};
-use crate::labels::Labels;
-use crate::series::{Sample, Series, SeriesRef};
+use crate::series::{Sample, Series};
 
 /// Read batches remembered for lag accounting until committed.
 const INFLIGHT_KEPT: usize = 1024;
@@ -44,14 +45,17 @@ pub struct WalReader {
     /// Length of the current segment once it is sealed (it no longer changes).
     sealed_len: Option<u64>,
     chunks: Chunks,
-    /// Series defined so far in the current segment.
-    series: HashMap<u64, Arc<Series>>,
+    /// Series defined so far in the current segment, when it was written by an earlier
+    /// process (this process's segments resolve through the live series map).
+    series: RefMap<Arc<Series>>,
     /// Samples consumed in the current segment (read or skipped).
     read_in_seg: u64,
     committed: Position,
     /// (end of a read batch, samples before it, newest timestamp read), not yet committed.
     inflight: VecDeque<(Position, u64, i64)>,
     newest_read_ts: i64,
+    /// Samples before, and newest timestamp at, the last committed position (lag gauges).
+    committed_at: Option<(u64, i64)>,
     head: watch::Receiver<Head>,
 }
 
@@ -88,11 +92,12 @@ impl WalReader {
             file: None,
             sealed_len: None,
             chunks: Chunks::default(),
-            series: HashMap::new(),
+            series: RefMap::default(),
             read_in_seg: 0,
             committed: Position::default(),
             inflight: VecDeque::new(),
             newest_read_ts: i64::MIN,
+            committed_at: None,
             head,
             inner,
         };
@@ -116,6 +121,12 @@ impl WalReader {
             segment: self.seg,
             offset: self.chunks.offset(),
         }
+    }
+
+    /// Samples appended to the WAL so far (counted from the oldest segment at open): the
+    /// incoming rate of whoever reads it.
+    pub fn appended(&self) -> u64 {
+        self.head.borrow().samples
     }
 
     /// The last committed position (where a restart resumes).
@@ -211,6 +222,7 @@ impl WalReader {
         };
         let m = &self.inner.metrics;
         if let Some((samples, ts)) = done {
+            self.committed_at = Some((samples, ts));
             let lag = head.samples.saturating_sub(samples);
             m.reader_lag_samples
                 .get_or_create(&labels)
@@ -218,10 +230,33 @@ impl WalReader {
             let secs = (head.newest_ts.saturating_sub(ts)).max(0) as f64 / 1000.0;
             m.reader_lag_seconds.get_or_create(&labels).set(secs);
         } else if self.inflight.is_empty() && self.committed == self.position() {
-            let lag = head.samples.saturating_sub(self.samples_before());
+            let before = self.samples_before();
+            self.committed_at = Some((before, self.newest_read_ts));
+            let lag = head.samples.saturating_sub(before);
             m.reader_lag_samples
                 .get_or_create(&labels)
                 .set(i64::try_from(lag).unwrap_or(i64::MAX));
+        }
+    }
+
+    /// Updates the lag gauges while nothing gets committed (an outage): the writer moves
+    /// on, the committed position does not.
+    pub fn refresh_lag(&self) {
+        let Some((samples, ts)) = self.committed_at else {
+            return;
+        };
+        let head = *self.head.borrow();
+        let labels = ReaderLabels {
+            endpoint: self.id.clone(),
+        };
+        let m = &self.inner.metrics;
+        let lag = head.samples.saturating_sub(samples);
+        m.reader_lag_samples
+            .get_or_create(&labels)
+            .set(i64::try_from(lag).unwrap_or(i64::MAX));
+        if ts != i64::MIN {
+            let secs = (head.newest_ts.saturating_sub(ts)).max(0) as f64 / 1000.0;
+            m.reader_lag_seconds.get_or_create(&labels).set(secs);
         }
     }
 
@@ -270,12 +305,16 @@ impl WalReader {
         let next = self.chunks.next(file, limit).map_err(|e| io(&self.id, e))?;
         let outcome = match next {
             Next::Record { ty, payload } => {
+                let own = self.seg >= self.inner.first_own_segment;
                 let (n, unknown, newest, ok) = match ty {
-                    RecordType::Series => {
-                        let ok = define(&mut self.series, payload);
-                        (0, 0, i64::MIN, ok)
+                    // This process's series are in the live map already.
+                    RecordType::Series if own => (0, 0, i64::MIN, true),
+                    RecordType::Series => (0, 0, i64::MIN, define(&mut self.series, payload)),
+                    RecordType::Samples if own => {
+                        let live = self.inner.lock_live();
+                        resolve(|id| live.get(id), payload, out)
                     }
-                    RecordType::Samples => resolve(&self.series, payload, out),
+                    RecordType::Samples => resolve(|id| self.series.get(&id), payload, out),
                 };
                 self.read_in_seg += n;
                 self.newest_read_ts = self.newest_read_ts.max(newest);
@@ -348,6 +387,10 @@ impl WalReader {
         self.sealed_len = None;
         self.chunks.reset(0);
         self.series.clear();
+        if seg >= self.inner.first_own_segment {
+            // Replay of earlier processes' segments is over: give its map back.
+            self.series.shrink_to_fit();
+        }
         self.read_in_seg = 0;
     }
 
@@ -371,7 +414,9 @@ impl WalReader {
                     ty: RecordType::Series,
                     payload,
                 } => {
-                    define(&mut self.series, payload);
+                    if self.seg < self.inner.first_own_segment {
+                        define(&mut self.series, payload);
+                    }
                 }
                 Next::Record { payload, .. } => {
                     self.read_in_seg += SamplesIter::count(payload).unwrap_or(0);
@@ -452,53 +497,4 @@ pub(crate) fn parse_position(text: &str) -> Option<Position> {
         }),
         _ => None,
     }
-}
-
-/// Adds a Series record's definitions; false if it is malformed.
-fn define(series: &mut HashMap<u64, Arc<Series>>, payload: &[u8]) -> bool {
-    for def in SeriesIter::new(payload) {
-        let Ok((id, wire)) = def else { return false };
-        let Some(labels) = Labels::from_wire(wire) else {
-            return false;
-        };
-        series.insert(
-            id,
-            Arc::new(Series {
-                id: SeriesRef(id),
-                labels,
-            }),
-        );
-    }
-    true
-}
-
-/// Decodes a Samples record into `out`: (samples consumed, unknown refs, newest timestamp,
-/// well-formed).
-fn resolve(
-    series: &HashMap<u64, Arc<Series>>,
-    payload: &[u8],
-    out: &mut Vec<Sample>,
-) -> (u64, u64, i64, bool) {
-    let Ok(iter) = SamplesIter::new(payload) else {
-        return (0, 0, i64::MIN, false);
-    };
-    let (mut n, mut unknown, mut newest) = (0, 0, i64::MIN);
-    for s in iter {
-        let Ok((id, ts, bits)) = s else {
-            return (n, unknown, newest, false);
-        };
-        n += 1;
-        match series.get(&id) {
-            Some(series) => {
-                newest = newest.max(ts);
-                out.push(Sample {
-                    series: series.clone(),
-                    timestamp: ts,
-                    value: f64::from_bits(bits),
-                });
-            }
-            None => unknown += 1,
-        }
-    }
-    (n, unknown, newest, true)
 }

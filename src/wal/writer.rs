@@ -1,8 +1,7 @@
 //! The writer: open and repair, append, rotation, fsync thread, truncation, disk bound.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::fs::{File, OpenOptions};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -12,17 +11,19 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
-use super::metrics::{DeleteReason, RecordKind, RecordLabels, WalMetrics};
-use super::reader::{StartAt, WalReader, parse_position};
+use super::disk::{create_segment, load_positions, scan_all};
+use super::live::LiveSeries;
+use super::metrics::{RecordKind, RecordLabels, WalMetrics};
+use super::reader::{StartAt, WalReader};
 use super::record::{self, MAX_SAMPLES_PER_RECORD, RecordType, SERIES_RECORD_TARGET};
 use super::segment;
-use super::{AppendError, Damage, OpenError, Position, ReaderError, RepairReport, WalOptions};
+use super::{AppendError, OpenError, Position, ReaderError, RepairReport, WalOptions};
 use crate::series::Sample;
 
 /// Name of the directory of reader position files inside the WAL directory.
 pub(crate) const READERS_DIR: &str = "readers";
 /// Samples-per-segment entries kept for segments the disk bound deleted.
-const BOUND_DELETED_KEPT: usize = 4096;
+pub(crate) const BOUND_DELETED_KEPT: usize = 4096;
 
 /// The WAL: shared by every appender (`&self` methods) and the readers it opens.
 ///
@@ -52,6 +53,11 @@ pub(crate) struct Inner {
     pub readers: Mutex<Readers>,
     pub metrics: WalMetrics,
     sync_tx: Mutex<mpsc::Sender<SyncMsg>>,
+    /// Series logged by this process; lock order: `writer` before `index` before `live`.
+    pub live: Mutex<LiveSeries>,
+    /// The first segment written by this process: readers resolve refs of this one and
+    /// later ones through `live`, and decode earlier ones' Series records.
+    pub first_own_segment: u64,
 }
 
 /// End of the appended data, published after every append.
@@ -99,8 +105,6 @@ struct Writer {
     samples: u64,
     first_sample: u64,
     newest_ts: i64,
-    /// Refs whose Series record is in the current segment.
-    logged: HashSet<u64, BuildHasherDefault<IdHasher>>,
     /// Encode buffer, reused by every append.
     buf: Vec<u8>,
     /// A write failed: the segment may end in a partial record, start a new one.
@@ -161,7 +165,6 @@ impl Wal {
                 samples: 0,
                 first_sample,
                 newest_ts: i64::MIN,
-                logged: HashSet::default(),
                 buf: Vec::with_capacity(64 << 10),
                 broken: false,
             }),
@@ -170,6 +173,8 @@ impl Wal {
             readers: Mutex::new(readers),
             metrics,
             sync_tx: Mutex::new(sync_tx),
+            live: Mutex::default(),
+            first_own_segment: seq,
             opts,
         });
         inner.enforce_bound(seq, 0);
@@ -203,13 +208,15 @@ impl Wal {
         let w = &mut *w;
         w.buf.clear();
         let (mut series_records, mut sample_records) = (0u64, 0u64);
+        let mut live = inner.lock_live();
         for chunk in samples.chunks(MAX_SAMPLES_PER_RECORD) {
-            series_records += encode_series(&mut w.buf, &mut w.logged, chunk);
+            series_records += encode_series(&mut w.buf, &mut live, w.seq, chunk);
             let start = record::begin(&mut w.buf, RecordType::Samples);
             record::put_samples(&mut w.buf, chunk);
             record::finish(&mut w.buf, start);
             sample_records += 1;
         }
+        drop(live);
         let path = || segment::path(&inner.opts.dir, w.seq);
         let Some(file) = w.file.as_mut() else {
             return Err(AppendError::Write {
@@ -301,6 +308,11 @@ impl Wal {
         self.inner.lock_index().segs.keys().copied().collect()
     }
 
+    /// Newest sample timestamp appended by this process, ms (`i64::MIN` before any).
+    pub fn newest_timestamp(&self) -> i64 {
+        self.inner.head.borrow().newest_ts
+    }
+
     /// Where appended data ends now.
     pub fn head(&self) -> Position {
         let h = self.inner.head.borrow();
@@ -328,6 +340,10 @@ impl Inner {
 
     pub fn lock_index(&self) -> MutexGuard<'_, Index> {
         self.index.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn lock_live(&self) -> MutexGuard<'_, LiveSeries> {
+        self.live.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub fn lock_readers(&self) -> MutexGuard<'_, Readers> {
@@ -367,7 +383,6 @@ impl Inner {
         w.first_sample += w.samples;
         w.size = 0;
         w.samples = 0;
-        w.logged.clear();
         w.broken = false;
         self.lock_index().segs.insert(
             next,
@@ -382,80 +397,6 @@ impl Inner {
         self.enforce_bound(w.seq, w.size);
         self.truncate();
         Ok(())
-    }
-
-    /// Deletes the oldest sealed segments while the WAL is over `max_bytes`.
-    fn enforce_bound(&self, head: u64, head_size: u64) {
-        let mut idx = self.lock_index();
-        let mut total: u64 = head_size
-            + idx
-                .segs
-                .iter()
-                .filter(|(s, _)| **s != head)
-                .map(|(_, i)| i.bytes)
-                .sum::<u64>();
-        while total > self.opts.max_bytes {
-            let Some((&seq, &info)) = idx.segs.first_key_value() else {
-                break;
-            };
-            if seq == head || !self.delete_segment(seq, DeleteReason::disk_bound) {
-                break;
-            }
-            idx.segs.remove(&seq);
-            idx.bound_deleted.insert(seq, info.samples);
-            while idx.bound_deleted.len() > BOUND_DELETED_KEPT {
-                idx.bound_deleted.pop_first();
-            }
-            total = total.saturating_sub(info.bytes);
-            tracing::warn!(
-                segment = seq,
-                samples = info.samples,
-                max_bytes = self.opts.max_bytes,
-                "wal over its disk bound; deleted the oldest segment"
-            );
-        }
-    }
-
-    fn truncate(&self) -> usize {
-        let Some(min) = self
-            .lock_readers()
-            .committed
-            .values()
-            .map(|p| p.segment)
-            .min()
-        else {
-            return 0;
-        };
-        let head = self.head.borrow().segment;
-        let mut idx = self.lock_index();
-        let doomed: Vec<u64> = idx.segs.range(..min.min(head)).map(|(s, _)| *s).collect();
-        let mut n = 0;
-        for seq in doomed {
-            if !self.delete_segment(seq, DeleteReason::truncated) {
-                break;
-            }
-            idx.segs.remove(&seq);
-            n += 1;
-        }
-        if n > 0 {
-            tracing::debug!(segments = n, below = min, "wal truncated");
-        }
-        n
-    }
-
-    /// Removes a segment file; false (logged) if it could not be removed.
-    fn delete_segment(&self, seq: u64, reason: DeleteReason) -> bool {
-        let path = segment::path(&self.opts.dir, seq);
-        match std::fs::remove_file(&path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => {
-                tracing::error!(path = %path.display(), error = %e, "cannot delete wal segment");
-                return false;
-            }
-        }
-        self.metrics.deleted(reason);
-        true
     }
 
     fn sync_head(&self) -> std::io::Result<()> {
@@ -479,17 +420,13 @@ impl Inner {
     }
 }
 
-/// Encodes a Series record for the refs of `chunk` not yet in `logged`; returns the number
-/// of records written (0 when every series is already logged).
-fn encode_series(
-    buf: &mut Vec<u8>,
-    logged: &mut HashSet<u64, BuildHasherDefault<IdHasher>>,
-    chunk: &[Sample],
-) -> u64 {
+/// Encodes a Series record for the refs of `chunk` not yet logged in segment `seg`; returns
+/// the number of records written (0 when every series is already logged).
+fn encode_series(buf: &mut Vec<u8>, live: &mut LiveSeries, seg: u64, chunk: &[Sample]) -> u64 {
     let mut records = 0;
     let mut start = record::begin(buf, RecordType::Series);
     for s in chunk {
-        if logged.insert(s.series.id.0) {
+        if live.needs_record(&s.series, seg) {
             record::put_series(buf, s.series.id.0, s.series.labels.wire_bytes());
             if buf.len() - start > SERIES_RECORD_TARGET {
                 record::finish(buf, start);
@@ -504,91 +441,6 @@ fn encode_series(
         records += 1;
     }
     records
-}
-
-/// Scans every segment: counts samples, cuts a torn tail of the last, reports damage.
-fn scan_all(dir: &Path, seqs: &[u64]) -> Result<(Index, RepairReport), OpenError> {
-    let mut index = Index::default();
-    let mut report = RepairReport {
-        segments: seqs.len(),
-        ..RepairReport::default()
-    };
-    for (i, &seq) in seqs.iter().enumerate() {
-        let path = segment::path(dir, seq);
-        let scan = segment::scan(&path).map_err(|e| OpenError::io(&path, e))?;
-        let mut bytes = scan.file_len;
-        if scan.damage.is_some() {
-            let damage = Damage {
-                at: Position {
-                    segment: seq,
-                    offset: scan.good_end,
-                },
-                bytes_lost: scan.file_len.saturating_sub(scan.good_end),
-            };
-            if i + 1 == seqs.len() {
-                // Where a crash leaves damage: cut it so the segment ends cleanly.
-                OpenOptions::new()
-                    .write(true)
-                    .open(&path)
-                    .and_then(|f| f.set_len(scan.good_end).and_then(|()| f.sync_all()))
-                    .map_err(|e| OpenError::io(&path, e))?;
-                bytes = scan.good_end;
-                tracing::warn!(
-                    segment = seq,
-                    offset = scan.good_end,
-                    bytes_cut = damage.bytes_lost,
-                    "wal segment ended in a torn record; cut at the last good record"
-                );
-                report.torn_tail = Some(damage);
-            } else {
-                tracing::warn!(
-                    segment = seq,
-                    offset = scan.good_end,
-                    bytes_lost = damage.bytes_lost,
-                    "wal segment damaged; readers skip from there to the next segment"
-                );
-                report.corruptions.push(damage);
-            }
-        }
-        index.segs.insert(
-            seq,
-            SegInfo {
-                bytes,
-                samples: scan.samples,
-                first_sample: report.samples,
-            },
-        );
-        report.samples += scan.samples;
-    }
-    Ok((index, report))
-}
-
-/// Committed positions of every reader with a position file: endpoints not opened yet in
-/// this process still hold back truncation (until [`Wal::remove_reader`]).
-fn load_positions(dir: &Path) -> Result<HashMap<String, Position>, OpenError> {
-    let mut out = HashMap::new();
-    for entry in std::fs::read_dir(dir).map_err(|e| OpenError::io(dir, e))? {
-        let entry = entry.map_err(|e| OpenError::io(dir, e))?;
-        let Ok(id) = entry.file_name().into_string() else {
-            continue;
-        };
-        if id.ends_with(".tmp") {
-            continue;
-        }
-        let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
-        // A damaged file holds everything back: its reader restarts from the oldest.
-        let pos = parse_position(&text).unwrap_or_default();
-        out.insert(id, pos);
-    }
-    Ok(out)
-}
-
-fn create_segment(path: &Path) -> std::io::Result<File> {
-    OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(path)
 }
 
 /// Fsyncs a directory so that created, renamed and deleted entries survive power loss.
@@ -627,26 +479,6 @@ fn run_sync(inner: Weak<Inner>, rx: mpsc::Receiver<SyncMsg>, interval: Duration)
                 inner.truncate();
             }
         }
-    }
-}
-
-/// Hasher for series refs (already unique integers): one multiply instead of SipHash.
-#[derive(Default)]
-struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        }
-    }
-
-    fn write_u64(&mut self, v: u64) {
-        self.0 = v.wrapping_mul(0x9E37_79B9_7F4A_7C15);
     }
 }
 
