@@ -87,6 +87,15 @@ pub(crate) fn merge_into(to: &mut LabelMap, from: LabelMap) {
     }
 }
 
+/// A group from label maps, in the compact form the pipeline keeps.
+pub(crate) fn group(source: String, targets: Vec<LabelMap>, labels: &LabelMap) -> TargetGroup {
+    TargetGroup {
+        source,
+        targets: targets.iter().map(labels_of).collect(),
+        labels: labels_of(labels),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -105,14 +114,5 @@ mod tests {
     fn host_port() {
         assert_eq!(super::join_host_port("10.0.0.1", 80), "10.0.0.1:80");
         assert_eq!(super::join_host_port("fd00::1", 80), "[fd00::1]:80");
-    }
-}
-
-/// A group from label maps, in the compact form the pipeline keeps.
-pub(crate) fn group(source: String, targets: Vec<LabelMap>, labels: &LabelMap) -> TargetGroup {
-    TargetGroup {
-        source,
-        targets: targets.iter().map(labels_of).collect(),
-        labels: labels_of(labels),
     }
 }

@@ -24,6 +24,9 @@ use tokio::sync::watch as tokio_watch;
 use super::client::ClientSpec;
 use crate::discovery::{Cancel, CancelHandle, DiscoveryMetrics, cancel_pair};
 
+/// Objects per LIST page.
+const LIST_PAGE_SIZE: u32 = 100;
+
 /// What identifies a shared watch.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct StoreKey {
@@ -214,7 +217,9 @@ async fn run<K: Watched, T: Send + Sync + 'static>(
             }
         }
     };
-    let mut cfg = watcher::Config::default();
+    // Small pages: a page of full API objects is decoded at once and mostly thrown away,
+    // so the page size bounds that transient memory (kube's default is 500).
+    let mut cfg = watcher::Config::default().page_size(LIST_PAGE_SIZE);
     if !key.label.is_empty() {
         cfg = cfg.labels(&key.label);
     }
