@@ -51,6 +51,8 @@ pub(crate) struct ShardBuffer {
     /// encode, relabel), never those abandoned at shutdown. Samples are finished in push
     /// order, so everything pushed before `done` is settled (what WAL commits rely on).
     done: AtomicU64,
+    /// Signalled after `done` moves (shared by a shard set: the WAL feed commits then).
+    finished: Arc<Notify>,
     capacity: usize,
     wake_at: usize,
 }
@@ -83,6 +85,7 @@ impl ShardBuffer {
             space: Notify::new(),
             pushed: AtomicU64::new(0),
             done: AtomicU64::new(0),
+            finished: Arc::new(Notify::new()),
             capacity,
             wake_at: max_samples_per_send.min(capacity),
         }
@@ -145,6 +148,12 @@ impl ShardBuffer {
     /// Samples ever pushed.
     pub fn pushed(&self) -> u64 {
         self.pushed.load(Ordering::Acquire)
+    }
+
+    /// Signals `finished` (shared with other buffers) whenever samples are finished.
+    pub fn with_finished(mut self, finished: Arc<Notify>) -> Self {
+        self.finished = finished;
+        self
     }
 
     /// Samples ever finished (see the field).
@@ -225,6 +234,7 @@ impl ShardWorker {
                     break;
                 }
                 self.buffer.done.fetch_add(n, Ordering::AcqRel);
+                self.buffer.finished.notify_one();
                 continue;
             }
             if len == 0 {

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use tokio::runtime::Handle;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 use tokio::task::AbortHandle;
 
 use super::client::WriteClient;
@@ -33,6 +33,8 @@ pub(crate) struct ShardSet {
     /// True once every task has ended.
     pub stopped: watch::Receiver<bool>,
     pub aborts: Vec<AbortHandle>,
+    /// Signalled whenever a shard of the set finishes samples.
+    pub finished: Arc<Notify>,
 }
 
 impl ShardFactory {
@@ -43,11 +45,12 @@ impl ShardFactory {
         let mut buffers = Vec::with_capacity(n);
         let mut tasks = Vec::with_capacity(n);
         let mut aborts = Vec::with_capacity(n);
+        let finished = Arc::new(Notify::new());
         for _ in 0..n {
-            let buffer = Arc::new(ShardBuffer::new(
-                self.settings.capacity,
-                self.settings.max_samples_per_send,
-            ));
+            let buffer = Arc::new(
+                ShardBuffer::new(self.settings.capacity, self.settings.max_samples_per_send)
+                    .with_finished(finished.clone()),
+            );
             let worker = ShardWorker {
                 buffer: buffer.clone(),
                 client: self.client.clone(),
@@ -77,6 +80,7 @@ impl ShardFactory {
             control,
             stopped,
             aborts,
+            finished,
         }
     }
 }

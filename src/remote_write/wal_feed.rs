@@ -111,8 +111,11 @@ impl WalFeed {
             if mode == Mode::Aborted {
                 break;
             }
-            if last_commit.elapsed() >= COMMIT_INTERVAL {
-                self.commit_acked(&mut reader, &mut pending);
+            // Every acknowledgement is committed at once (cheaply), durably once per
+            // interval: a killed process then resends only the sends in flight.
+            let durable = last_commit.elapsed() >= COMMIT_INTERVAL;
+            self.commit_acked_with(&mut reader, &mut pending, durable);
+            if durable {
                 last_commit = Instant::now();
             }
             if mode == Mode::Running && sampled.at.elapsed() >= UPDATE_INTERVAL {
@@ -138,6 +141,7 @@ impl WalFeed {
                 Pushed::Full(shard) => {
                     tokio::select! {
                         _ = shard.space() => {}
+                        _ = self.set.finished.notified() => {}
                         _ = tick => {}
                         _ = self.control.changed() => {}
                     }
@@ -173,6 +177,7 @@ impl WalFeed {
                 }
                 tokio::select! {
                     _ = reader.wait() => {}
+                    _ = self.set.finished.notified() => {}
                     _ = tick => {}
                     _ = self.control.changed() => {}
                 }
@@ -312,8 +317,18 @@ impl WalFeed {
         }
     }
 
-    /// Commits up to the last batch every shard has finished.
+    /// Commits (durably) up to the last batch every shard has finished.
     fn commit_acked(&self, reader: &mut WalReader, pending: &mut VecDeque<Pending>) {
+        self.commit_acked_with(reader, pending, true);
+    }
+
+    /// Commits up to the last batch every shard has finished; fsynced when `durable`.
+    fn commit_acked_with(
+        &self,
+        reader: &mut WalReader,
+        pending: &mut VecDeque<Pending>,
+        durable: bool,
+    ) {
         let done: Vec<u64> = self.set.buffers.iter().map(|s| s.done()).collect();
         let mut acked = None;
         while let Some(p) = pending.front() {
@@ -324,10 +339,22 @@ impl WalFeed {
             pending.pop_front();
         }
         let Some(pos) = acked else {
-            reader.refresh_lag();
+            if durable {
+                // Once per interval: the lag gauges move during an outage, and a position
+                // stored without fsync is made durable.
+                reader.refresh_lag();
+                if let Err(e) = reader.sync() {
+                    tracing::error!(url = %self.url, error = %e, "wal reader commit failed");
+                }
+            }
             return;
         };
-        if let Err(e) = reader.commit(pos) {
+        let stored = if durable {
+            reader.commit(pos)
+        } else {
+            reader.commit_fast(pos)
+        };
+        if let Err(e) = stored {
             // The position stays behind: a restart resends (duplicates, never a gap).
             tracing::error!(url = %self.url, error = %e, "wal reader commit failed");
         }

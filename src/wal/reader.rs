@@ -51,6 +51,8 @@ pub struct WalReader {
     /// Samples consumed in the current segment (read or skipped).
     read_in_seg: u64,
     committed: Position,
+    /// The last position stored with fsync (`committed` may be ahead of it).
+    durable: Position,
     /// (end of a read batch, samples before it, newest timestamp read), not yet committed.
     inflight: VecDeque<(Position, u64, i64)>,
     newest_read_ts: i64,
@@ -95,6 +97,7 @@ impl WalReader {
             series: RefMap::default(),
             read_in_seg: 0,
             committed: Position::default(),
+            durable: Position::default(),
             inflight: VecDeque::new(),
             newest_read_ts: i64::MIN,
             committed_at: None,
@@ -184,6 +187,26 @@ impl WalReader {
     /// Records that everything up to `pos` was delivered: stored durably (temp file,
     /// fsync, rename) so that a restart resumes there, and lets truncation go past it.
     pub fn commit(&mut self, pos: Position) -> Result<(), ReaderError> {
+        self.store(pos, true)
+    }
+
+    /// Like [`WalReader::commit`] without the fsyncs: the position survives a killed
+    /// process (the page cache does) but not a power loss, where the next durable commit
+    /// bounds what is sent twice. Cheap enough to run after every acknowledgement, which
+    /// keeps what a `kill -9` makes the next start resend to the sends in flight.
+    pub fn commit_fast(&mut self, pos: Position) -> Result<(), ReaderError> {
+        self.store(pos, false)
+    }
+
+    /// Stores the committed position with fsync if only [`WalReader::commit_fast`] stored it.
+    pub fn sync(&mut self) -> Result<(), ReaderError> {
+        if self.durable == self.committed {
+            return Ok(());
+        }
+        self.store(self.committed, true)
+    }
+
+    fn store(&mut self, pos: Position, durable: bool) -> Result<(), ReaderError> {
         let tmp = self.pos_path.with_extension("tmp");
         let io = |path: &PathBuf, source| ReaderError::Io {
             id: self.id.clone(),
@@ -192,11 +215,17 @@ impl WalReader {
         };
         let text = format!("{POSITION_VERSION} {} {}\n", pos.segment, pos.offset);
         File::create(&tmp)
-            .and_then(|mut f| f.write_all(text.as_bytes()).and_then(|()| f.sync_data()))
+            .and_then(|mut f| {
+                f.write_all(text.as_bytes())?;
+                if durable { f.sync_data() } else { Ok(()) }
+            })
             .map_err(|e| io(&tmp, e))?;
         std::fs::rename(&tmp, &self.pos_path).map_err(|e| io(&self.pos_path, e))?;
-        if let Some(dir) = self.pos_path.parent() {
+        if durable && let Some(dir) = self.pos_path.parent() {
             sync_dir(dir).map_err(|e| io(&dir.to_path_buf(), e))?;
+        }
+        if durable {
+            self.durable = pos;
         }
         self.committed = pos;
         self.inner
