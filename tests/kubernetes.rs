@@ -13,12 +13,32 @@ use common::kube_api::KubeApi;
 use serde_json::{Value, json};
 use shoal::config::KubernetesSdConfig;
 use shoal::discovery::kubernetes::{KubernetesProvider, Registry};
-use shoal::discovery::{CancelHandle, DiscoveryMetrics, Provider, TargetGroup, cancel_pair};
+use shoal::discovery::{
+    CancelHandle, DiscoveryMetrics, Provider, SharedGroups, TargetGroup, cancel_pair,
+};
 use tokio::sync::mpsc;
 
 const WAIT: Duration = Duration::from_secs(20);
 
 type Labels = BTreeMap<String, String>;
+
+/// A sent group with its label sets as maps, for readable assertions.
+#[derive(Clone, Debug)]
+struct Group {
+    source: String,
+    targets: Vec<Labels>,
+    labels: Labels,
+}
+
+impl From<&TargetGroup> for Group {
+    fn from(g: &TargetGroup) -> Self {
+        Group {
+            source: g.source.clone(),
+            targets: g.targets.iter().map(|t| t.to_map()).collect(),
+            labels: g.labels.to_map(),
+        }
+    }
+}
 
 /// Parses one kubernetes_sd_configs entry through the real config loader.
 fn sd_config(api: &KubeApi, body: &str) -> KubernetesSdConfig {
@@ -35,8 +55,8 @@ fn sd_config(api: &KubeApi, body: &str) -> KubernetesSdConfig {
 
 /// A running provider and the groups it sent last.
 struct Discovery {
-    rx: mpsc::Receiver<Vec<TargetGroup>>,
-    last: Option<Vec<TargetGroup>>,
+    rx: mpsc::Receiver<SharedGroups>,
+    last: Option<Vec<Group>>,
     _cancel: CancelHandle,
 }
 
@@ -55,11 +75,7 @@ impl Discovery {
     }
 
     /// Waits until the latest send satisfies `cond`; panics with the last send otherwise.
-    async fn until(
-        &mut self,
-        what: &str,
-        cond: impl Fn(&[TargetGroup]) -> bool,
-    ) -> Vec<TargetGroup> {
+    async fn until(&mut self, what: &str, cond: impl Fn(&[Group]) -> bool) -> Vec<Group> {
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
             if let Some(l) = &self.last
@@ -68,7 +84,7 @@ impl Discovery {
                 return l.clone();
             }
             match tokio::time::timeout_at(deadline, self.rx.recv()).await {
-                Ok(Some(g)) => self.last = Some(g),
+                Ok(Some(g)) => self.last = Some(g.iter().map(|g| Group::from(&**g)).collect()),
                 _ => panic!("timed out waiting for {what}; last: {:#?}", self.last),
             }
         }
@@ -76,7 +92,7 @@ impl Discovery {
 }
 
 /// Every target with its group's labels merged in (target labels win), sorted.
-fn flatten(groups: &[TargetGroup]) -> Vec<Labels> {
+fn flatten(groups: &[Group]) -> Vec<Labels> {
     let mut out: Vec<Labels> = groups
         .iter()
         .flat_map(|g| {
@@ -105,7 +121,7 @@ fn labels(pairs: &[(&str, &str)]) -> Labels {
         .collect()
 }
 
-fn assert_targets(groups: &[TargetGroup], mut want: Vec<Labels>) {
+fn assert_targets(groups: &[Group], mut want: Vec<Labels>) {
     want.sort();
     let got = flatten(groups);
     if got != want {
@@ -752,7 +768,7 @@ async fn ingress_role_labels() {
     );
 }
 
-fn names(groups: &[TargetGroup]) -> Vec<String> {
+fn names(groups: &[Group]) -> Vec<String> {
     let mut n: Vec<String> = groups.iter().map(|g| g.source.clone()).collect();
     n.sort();
     n
@@ -872,7 +888,9 @@ async fn list_is_chunked_with_continue() {
         .into_iter()
         .filter(|r| r.verb == "list")
         .collect();
-    assert_eq!(lists.len(), 3, "500 + 500 + 201: {lists:?}");
+    // Pages of 100 (bounds the decoded objects held at once): 12 x 100 + 1.
+    assert_eq!(lists.len(), 13, "{lists:?}");
+    assert_eq!(lists[0].limit, Some(100), "{lists:?}");
     assert!(lists[1].continue_token.contains(':'));
 }
 

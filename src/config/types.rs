@@ -234,7 +234,7 @@ with_http_client! {
         /// Keep at most this many targets after relabeling (0 = none).
         #[serde(default)]
         pub target_limit: Option<u64>,
-        /// Accepted for compatibility (Prometheus: keep_dropped_targets).
+        /// Keep at most this many dropped targets for the targets API (0 = all).
         #[serde(default)]
         pub keep_dropped_targets: Option<u64>,
         /// Request compressed responses (default true).

@@ -21,7 +21,7 @@ use tokio::time::{Instant, MissedTickBehavior, interval_at};
 
 use super::glob::FilePattern;
 use super::target_group::{self, ParseError};
-use super::{Cancel, DiscoveryMetrics, Provider, TargetGroup};
+use super::{Cancel, DiscoveryMetrics, Provider, SharedGroups, TargetGroup, share};
 use crate::config::FileSdConfig;
 use crate::config::glob;
 
@@ -103,7 +103,7 @@ impl Provider for FileProvider {
 
     fn run(
         self: Box<Self>,
-        tx: mpsc::Sender<Vec<TargetGroup>>,
+        tx: mpsc::Sender<SharedGroups>,
         cancel: Cancel,
     ) -> BoxFuture<'static, ()> {
         async move {
@@ -116,7 +116,7 @@ impl Provider for FileProvider {
             refresh.set_missed_tick_behavior(MissedTickBehavior::Delay);
             let mut poll = interval_at(Instant::now() + poll_interval, poll_interval);
             poll.set_missed_tick_behavior(MissedTickBehavior::Delay);
-            let mut last_sent: Option<Vec<TargetGroup>> = None;
+            let mut last_sent: Option<SharedGroups> = None;
             let mut force = true;
             loop {
                 // File I/O blocks; keep it off the async workers.
@@ -132,7 +132,7 @@ impl Provider for FileProvider {
                         return;
                     }
                 };
-                if let Some(groups) = groups.filter(|g| last_sent.as_ref() != Some(g)) {
+                if let Some(groups) = groups.map(share).filter(|g| last_sent.as_ref() != Some(g)) {
                     tokio::select! {
                         _ = cancel.cancelled() => return,
                         sent = tx.send(groups.clone()) => if sent.is_err() { return },

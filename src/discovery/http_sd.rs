@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior, interval_at};
 
 use super::target_group::{self, ParseError};
-use super::{Cancel, DiscoveryMetrics, Provider, TargetGroup};
+use super::{Cancel, DiscoveryMetrics, Provider, SharedGroups, TargetGroup, share};
 use crate::config::{HttpSdConfig, redact_url};
 use crate::http_client::{ClientOptions, HttpClient, HttpClientError, default_user_agent};
 
@@ -185,13 +185,13 @@ impl Provider for HttpProvider {
 
     fn run(
         self: Box<Self>,
-        tx: mpsc::Sender<Vec<TargetGroup>>,
+        tx: mpsc::Sender<SharedGroups>,
         cancel: Cancel,
     ) -> BoxFuture<'static, ()> {
         async move {
             let mut tick = interval_at(Instant::now(), self.interval);
             tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
-            let mut last_sent: Option<Vec<TargetGroup>> = None;
+            let mut last_sent: Option<SharedGroups> = None;
             loop {
                 tokio::select! {
                     _ = cancel.cancelled() => return,
@@ -202,7 +202,7 @@ impl Provider for HttpProvider {
                     r = self.refresh() => r,
                 };
                 let groups = match result {
-                    Ok(g) => g,
+                    Ok(g) => share(g),
                     Err(error) => {
                         self.metrics.refresh_failed("http");
                         tracing::error!(url = %self.shown_url, %error, "http_sd refresh failed; keeping last targets");

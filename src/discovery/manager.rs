@@ -15,15 +15,15 @@ use tokio::time::Instant;
 
 use super::kubernetes::{KubernetesProvider, Registry as KubeRegistry};
 use super::{
-    Cancel, CancelHandle, DiscoveryMetrics, FileProvider, HttpProvider, Provider, StaticProvider,
-    TargetGroup, cancel_pair,
+    Cancel, CancelHandle, DiscoveryMetrics, FileProvider, HttpProvider, Provider, SharedGroups,
+    StaticProvider, cancel_pair,
 };
 use crate::config::{
     Config, FileSdConfig, HttpSdConfig, KubernetesSdConfig, ScrapeConfig, StaticConfig,
 };
 
 /// The published result: each job's groups, in config order of its providers.
-pub type TargetsByJob = BTreeMap<String, Vec<TargetGroup>>;
+pub type TargetsByJob = BTreeMap<String, SharedGroups>;
 
 /// Timing of the manager.
 #[derive(Clone, Debug)]
@@ -74,7 +74,7 @@ struct Running {
     spec: Spec,
     /// Groups reported since the last publish; moved (not copied) into the next published
     /// map, so that a large provider's groups exist once, not twice.
-    fresh: Option<Vec<TargetGroup>>,
+    fresh: Option<SharedGroups>,
     /// Where this provider's groups sit in its job's vector of the published map.
     published: Option<std::ops::Range<usize>>,
     /// Whether the provider has reported at least once.
@@ -279,7 +279,7 @@ fn specs(sc: &ScrapeConfig) -> Vec<Spec> {
 }
 
 /// Copies a provider's updates into the state until it stops or is removed.
-async fn forward(inner: Weak<Inner>, id: u64, mut rx: mpsc::Receiver<Vec<TargetGroup>>) {
+async fn forward(inner: Weak<Inner>, id: u64, mut rx: mpsc::Receiver<SharedGroups>) {
     while let Some(groups) = rx.recv().await {
         let Some(inner) = inner.upgrade() else { return };
         {

@@ -28,7 +28,7 @@ pub use http_sd::{HttpProvider, HttpSdError};
 pub use manager::{ApplyError, Manager, ManagerOptions, TargetsByJob};
 pub use metrics::DiscoveryMetrics;
 pub use static_sd::StaticProvider;
-pub use target_group::{ADDRESS_LABEL, ParseError, TargetGroup};
+pub use target_group::{ADDRESS_LABEL, ParseError, SharedGroups, TargetGroup, labels_of, share};
 
 /// What every discovery mechanism implements.
 ///
@@ -43,7 +43,7 @@ pub trait Provider: Send + 'static {
     /// Runs until cancelled, sending full updates of this provider's groups.
     fn run(
         self: Box<Self>,
-        tx: mpsc::Sender<Vec<TargetGroup>>,
+        tx: mpsc::Sender<SharedGroups>,
         cancel: Cancel,
     ) -> BoxFuture<'static, ()>;
 }

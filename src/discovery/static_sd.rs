@@ -4,30 +4,28 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 use tokio::sync::mpsc;
 
-use super::{Cancel, Provider, TargetGroup};
+use super::{Cancel, Provider, SharedGroups, TargetGroup, share};
 use crate::config::StaticConfig;
 
 /// The static groups of one job.
 #[derive(Debug)]
 pub struct StaticProvider {
-    groups: Vec<TargetGroup>,
+    groups: SharedGroups,
 }
 
 impl StaticProvider {
     /// One group per `static_configs` entry.
     pub fn new(configs: &[StaticConfig]) -> Self {
-        let groups = configs
+        let groups: Vec<TargetGroup> = configs
             .iter()
             .enumerate()
             .map(|(i, c)| {
-                TargetGroup::from_addresses(
-                    i.to_string(),
-                    c.targets.iter().cloned(),
-                    c.labels.clone(),
-                )
+                TargetGroup::from_addresses(i.to_string(), c.targets.iter().cloned(), &c.labels)
             })
             .collect();
-        StaticProvider { groups }
+        StaticProvider {
+            groups: share(groups),
+        }
     }
 }
 
@@ -38,7 +36,7 @@ impl Provider for StaticProvider {
 
     fn run(
         self: Box<Self>,
-        tx: mpsc::Sender<Vec<TargetGroup>>,
+        tx: mpsc::Sender<SharedGroups>,
         cancel: Cancel,
     ) -> BoxFuture<'static, ()> {
         async move {

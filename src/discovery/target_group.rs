@@ -1,21 +1,41 @@
 //! Target groups and the Prometheus JSON/YAML list format used by file_sd and http_sd.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::Deserialize;
 
+use crate::labels::Labels;
+
 /// The label holding a target's `host:port`.
 pub const ADDRESS_LABEL: &str = "__address__";
+
+/// A provider's full list of groups. Each group is shared, not copied, from the provider
+/// through the discovery manager to the scrape pools: a large list (10,000 pods) then
+/// exists once, and a rebuild can reuse the groups that did not change.
+pub type SharedGroups = Vec<Arc<TargetGroup>>;
+
+/// Wraps each group for sharing.
+pub fn share(groups: Vec<TargetGroup>) -> SharedGroups {
+    groups.into_iter().map(Arc::new).collect()
+}
 
 /// A set of targets sharing labels, identified by `source` within its provider.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TargetGroup {
     /// Identifies the group within its provider (`"0"`, `"path:1"`, `"url:0"`).
     pub source: String,
-    /// One label set per target; each has at least `__address__`.
-    pub targets: Vec<BTreeMap<String, String>>,
+    /// One label set per target; each has at least `__address__`. Kept in the compact
+    /// wire form: a large discovery (10,000 pods of ~40 labels) is about half the size of
+    /// string maps. Empty values are absent, as after Prometheus' `PopulateLabels`.
+    pub targets: Vec<Labels>,
     /// Labels common to every target of the group.
-    pub labels: BTreeMap<String, String>,
+    pub labels: Labels,
+}
+
+/// The compact form of a label map (empty values dropped).
+pub fn labels_of(map: &BTreeMap<String, String>) -> Labels {
+    Labels::from_pairs(map.iter().map(|(k, v)| (k.as_str(), v.as_str())))
 }
 
 impl TargetGroup {
@@ -23,7 +43,7 @@ impl TargetGroup {
     pub fn from_addresses<I, S>(
         source: String,
         addresses: I,
-        labels: BTreeMap<String, String>,
+        labels: &BTreeMap<String, String>,
     ) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -31,12 +51,15 @@ impl TargetGroup {
     {
         let targets = addresses
             .into_iter()
-            .map(|a| BTreeMap::from([(ADDRESS_LABEL.to_string(), a.into())]))
+            .map(|a| {
+                let a: String = a.into();
+                Labels::from_pairs([(ADDRESS_LABEL, a.as_str())])
+            })
             .collect();
         TargetGroup {
             source,
             targets,
-            labels,
+            labels: labels_of(labels),
         }
     }
 }
@@ -136,7 +159,7 @@ fn finish<L>(
         out.push(TargetGroup::from_addresses(
             format!("{prefix}:{i}"),
             g.targets.unwrap_or_default(),
-            labels,
+            &labels,
         ));
     }
     Ok(out)
@@ -158,9 +181,9 @@ mod tests {
         assert_eq!(j.len(), 2);
         assert_eq!(j[0].source, "p:0");
         assert_eq!(j[1].source, "p:1");
-        assert_eq!(j[0].targets[1][ADDRESS_LABEL], "b:2");
-        assert_eq!(j[0].labels["env"], "prod");
-        assert_eq!(j[1].labels["__meta_x"], "src");
+        assert_eq!(j[0].targets[1].get(ADDRESS_LABEL).unwrap(), "b:2");
+        assert_eq!(j[0].labels.get("env").unwrap(), "prod");
+        assert_eq!(j[1].labels.get("__meta_x").unwrap(), "src");
     }
 
     #[test]
@@ -248,6 +271,6 @@ mod tests {
             META,
         )
         .unwrap();
-        assert_eq!(g[0].labels["port"], "80");
+        assert_eq!(g[0].labels.get("port").unwrap(), "80");
     }
 }

@@ -22,7 +22,7 @@ fn metrics() -> DiscoveryMetrics {
 }
 
 /// Runs a provider; returns its update channel and the handle that stops it.
-fn run(p: impl Provider) -> (mpsc::Receiver<Vec<TargetGroup>>, CancelHandle) {
+fn run(p: impl Provider) -> (mpsc::Receiver<SharedGroups>, CancelHandle) {
     let (tx, rx) = mpsc::channel(16);
     let (handle, cancel) = cancel_pair();
     tokio::spawn(Box::new(p).run(tx, cancel));
@@ -31,9 +31,9 @@ fn run(p: impl Provider) -> (mpsc::Receiver<Vec<TargetGroup>>, CancelHandle) {
 
 /// The next update satisfying `pred`, failing after the deadline.
 async fn next_where(
-    rx: &mut mpsc::Receiver<Vec<TargetGroup>>,
-    pred: impl Fn(&[TargetGroup]) -> bool,
-) -> Vec<TargetGroup> {
+    rx: &mut mpsc::Receiver<SharedGroups>,
+    pred: impl Fn(&[Arc<TargetGroup>]) -> bool,
+) -> SharedGroups {
     tokio::time::timeout(DEADLINE, async {
         loop {
             let g = rx.recv().await.expect("provider stopped");
@@ -55,10 +55,14 @@ async fn eventually(what: &str, cond: impl Fn() -> bool) {
     }
 }
 
-fn addresses(groups: &[TargetGroup]) -> Vec<String> {
+fn addresses(groups: &[Arc<TargetGroup>]) -> Vec<String> {
     groups
         .iter()
-        .flat_map(|g| g.targets.iter().map(|t| t[ADDRESS_LABEL].clone()))
+        .flat_map(|g| {
+            g.targets
+                .iter()
+                .map(|t| t.get(ADDRESS_LABEL).unwrap().to_string())
+        })
         .collect()
 }
 
@@ -96,7 +100,7 @@ async fn static_provider_sources_and_labels() {
     assert_eq!(groups.len(), 2);
     assert_eq!(groups[0].source, "0");
     assert_eq!(groups[1].source, "1");
-    assert_eq!(groups[0].labels["env"], "prod");
+    assert_eq!(groups[0].labels.get("env").unwrap(), "prod");
     assert_eq!(addresses(&groups), ["a:1", "b:2", "c:3"]);
 }
 
@@ -114,9 +118,9 @@ async fn file_sd_yaml_and_json_with_filepath_label() {
     let groups = next_where(&mut rx, |_| true).await;
     assert_eq!(addresses(&groups), ["y:1", "j:1", "j:2"]);
     assert_eq!(groups[0].source, format!("{y}:0"));
-    assert_eq!(groups[0].labels["__meta_filepath"], y);
-    assert_eq!(groups[0].labels["team"], "a");
-    assert_eq!(groups[1].labels["__meta_filepath"], j);
+    assert_eq!(groups[0].labels.get("__meta_filepath").unwrap(), y);
+    assert_eq!(groups[0].labels.get("team").unwrap(), "a");
+    assert_eq!(groups[1].labels.get("__meta_filepath").unwrap(), j);
     assert_eq!(m.file_read_errors(), 0);
 }
 
@@ -139,7 +143,10 @@ async fn file_sd_edit_delete_and_invalid() {
     // Deleted: its groups go; a's previous groups are still there.
     std::fs::remove_file(&b).unwrap();
     let g = next_where(&mut rx, |g| addresses(g) == ["a:1", "a:2"]).await;
-    assert!(g.iter().all(|g| g.labels["__meta_filepath"] == a));
+    assert!(
+        g.iter()
+            .all(|g| g.labels.get("__meta_filepath").unwrap() == a)
+    );
 
     // Fixed again.
     write(dir.path(), "a.yml", "- targets: ['a:3']\n");
@@ -223,8 +230,8 @@ async fn http_sd_success_failures_keep_last_groups() {
     assert_eq!(addresses(&g), ["h:1", "h:2"]);
     assert_eq!(g[0].source, format!("{url}:0"));
     assert_eq!(g[1].source, format!("{url}:1"));
-    assert_eq!(g[0].labels["__meta_url"], url);
-    assert_eq!(g[0].labels["dc"], "x");
+    assert_eq!(g[0].labels.get("__meta_url").unwrap(), url);
+    assert_eq!(g[0].labels.get("dc").unwrap(), "x");
 
     let cases = [
         (
@@ -275,7 +282,7 @@ async fn http_sd_url_password_is_redacted() {
     let (mut rx, _h) = run(p);
     let g = next_where(&mut rx, |_| true).await;
     let shown = srv.url("/sd").replace("http://", "http://user:xxxxx@");
-    assert_eq!(g[0].labels["__meta_url"], shown);
+    assert_eq!(g[0].labels.get("__meta_url").unwrap(), shown);
     assert!(!format!("{g:?}").contains("hunter2"), "{g:?}");
 
     let bad = http_sd_cfg("ftp://user:hunter2@x/sd".into(), Duration::from_secs(1));
@@ -378,7 +385,7 @@ async fn manager_publishes_static_groups_per_job() {
     let t = published_where(&mut rx, |t| t.len() == 3).await;
     assert_eq!(job_addresses(&t, "a"), ["a:1", "a:2"]);
     assert_eq!(job_addresses(&t, "b"), ["b:1"]);
-    assert!(t["empty"].is_empty());
+    assert!(t.get("empty").unwrap().is_empty());
     let gauge = m
         .targets
         .get_or_create(&vec![("job", "a".to_string())])
@@ -450,7 +457,7 @@ async fn manager_reload_keeps_unchanged_providers_and_swaps_changed_ones() {
     };
     mgr.apply_config(&cfg2).unwrap();
     mgr.apply_config(&cfg2).unwrap();
-    let t = published_where(&mut rx, |t| t.contains_key("new") && !t.contains_key("old")).await;
+    let t = published_where(&mut rx, |t| t.contains_key("new") && t.get("old").is_none()).await;
     assert_eq!(job_addresses(&t, "http"), ["h:1"]);
     assert_eq!(job_addresses(&t, "file"), ["f:1"]);
     let ids2 = mgr.provider_ids();
@@ -469,7 +476,7 @@ async fn manager_reload_keeps_unchanged_providers_and_swaps_changed_ones() {
     };
     mgr.apply_config(&cfg3).unwrap();
     eventually("a fetch by the new provider", || *hits.lock().unwrap() == 2).await;
-    let t = published_where(&mut rx, |t| !t.contains_key("new")).await;
+    let t = published_where(&mut rx, |t| t.get("new").is_none()).await;
     assert_eq!(job_addresses(&t, "http"), ["h:1"]);
     let ids3 = mgr.provider_ids();
     assert_eq!(ids3.len(), 2);

@@ -6,20 +6,19 @@ use std::sync::{Arc, PoisonError, RwLock};
 use tokio::sync::{Mutex, watch};
 
 use crate::config::{Config, ScrapeConfig};
-use crate::labels::Labels;
 use crate::series::SampleSink;
 
 use super::client::{HttpScraperFactory, ScraperFactory};
 use super::metrics::ScrapeMetrics;
 use super::owner::SlotOwner;
-use super::pool::{PoolDeps, PoolError, ScrapePool, TargetView};
+use super::pool::{DroppedTargets, PoolDeps, PoolError, ScrapePool, TargetView};
 use super::scrape_loop::StopMode;
 use super::slot::{Clock, SlotGrid};
 use super::snapshot::{TargetsSnapshot, active_target, dropped_target};
-use crate::discovery::TargetGroup;
+use crate::discovery::SharedGroups;
 
 /// Target groups per job, as discovery publishes them.
-pub type JobTargetGroups = Arc<BTreeMap<String, Vec<TargetGroup>>>;
+pub type JobTargetGroups = Arc<BTreeMap<String, SharedGroups>>;
 
 /// How to build a [`Manager`] (tests replace the factory and the clock).
 pub struct ManagerOptions {
@@ -37,7 +36,7 @@ pub struct ManagerOptions {
 
 struct PoolView {
     targets: Vec<TargetView>,
-    dropped: Vec<Labels>,
+    dropped: DroppedTargets,
 }
 
 #[derive(Default)]
@@ -120,8 +119,8 @@ impl Manager {
         }
         let targets = Arc::clone(&state.targets);
         for (job, mut pool) in fresh {
-            if let Some(groups) = targets.get(&job) {
-                pool.sync(groups).await;
+            if targets.contains_key(&job) {
+                pool.sync(&targets).await;
             }
             state.pools.insert(job, pool);
         }
@@ -142,9 +141,8 @@ impl Manager {
     pub async fn update_targets(&self, targets: JobTargetGroups) {
         let mut state = self.state.lock().await;
         state.targets = Arc::clone(&targets);
-        for (job, pool) in state.pools.iter_mut() {
-            let groups = targets.get(job).map_or(&[][..], Vec::as_slice);
-            pool.sync(groups).await;
+        for pool in state.pools.values_mut() {
+            pool.sync(&targets).await;
         }
         self.publish(&state);
     }
@@ -185,7 +183,7 @@ impl Manager {
                 ));
             }
             snap.dropped_targets
-                .extend(v.dropped.iter().map(dropped_target));
+                .extend(v.dropped.labels().map(|l| dropped_target(&l)));
         }
         snap
     }
@@ -218,7 +216,7 @@ impl Manager {
             .map(|(job, p)| {
                 let v = PoolView {
                     targets: p.views(),
-                    dropped: p.dropped().to_vec(),
+                    dropped: p.dropped(),
                 };
                 (job.clone(), v)
             })

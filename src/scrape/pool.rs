@@ -13,12 +13,12 @@ use crate::series::SampleSink;
 
 use super::cache::{Limits, SeriesContext};
 use super::client::{ClientError, ScraperFactory, TargetScrapers};
+use super::manager::JobTargetGroups;
 use super::metrics::JobMetrics;
 use super::owner::SlotOwner;
 use super::scrape_loop::{LoopHandle, LoopParams, SharedStatus, StopMode};
 use super::slot::Clock;
-use super::target::{Target, TargetId, targets_from_groups};
-use crate::discovery::TargetGroup;
+use super::target::{DroppedRef, Target, TargetId, discovered_labels, targets_from_groups};
 use crate::relabel::{RelabelError, Rules};
 
 /// A job's settings that could not be turned into a pool.
@@ -80,7 +80,35 @@ pub struct ScrapePool {
     deps: PoolDeps,
     metrics: JobMetrics,
     running: HashMap<TargetId, Running>,
-    dropped: Vec<Labels>,
+    /// The groups of the last sync, which `dropped` points into.
+    groups: JobTargetGroups,
+    /// Targets dropped by relabeling, as positions in `groups`: their labels before
+    /// relabeling are recomputed on demand rather than kept, so that many dropped targets
+    /// cost a few bytes each.
+    dropped: Arc<[DroppedRef]>,
+}
+
+/// The targets of one job dropped by relabeling; their labels are computed on demand.
+#[derive(Clone)]
+pub struct DroppedTargets {
+    cfg: Arc<ScrapeConfig>,
+    groups: JobTargetGroups,
+    refs: Arc<[DroppedRef]>,
+}
+
+impl DroppedTargets {
+    /// Each dropped target's labels before relabeling.
+    pub fn labels(&self) -> impl Iterator<Item = Labels> + '_ {
+        let groups = self
+            .groups
+            .get(&self.cfg.job_name)
+            .map_or(&[][..], Vec::as_slice);
+        self.refs.iter().filter_map(move |r| {
+            let g = groups.get(r.group)?;
+            let t = g.targets.get(r.target)?;
+            Some(discovered_labels(&g.labels, t, &self.cfg))
+        })
+    }
 }
 
 impl ScrapePool {
@@ -115,7 +143,8 @@ impl ScrapePool {
             deps,
             metrics,
             running: HashMap::new(),
-            dropped: Vec::new(),
+            groups: JobTargetGroups::default(),
+            dropped: Arc::from([]),
         })
     }
 
@@ -124,14 +153,23 @@ impl ScrapePool {
         &self.cfg
     }
 
-    /// Reconciles the running loops with the job's current target groups.
-    pub async fn sync(&mut self, groups: &[TargetGroup]) {
+    /// Reconciles the running loops with the job's groups in `targets` (every job's).
+    pub async fn sync(&mut self, targets: &JobTargetGroups) {
         let started = tokio::time::Instant::now();
+        let groups = targets
+            .get(&self.cfg.job_name)
+            .map_or(&[][..], Vec::as_slice);
         let built = targets_from_groups(groups, &self.cfg, &self.target_rules);
+        self.groups = Arc::clone(targets);
         for error in &built.errors {
             tracing::warn!(job = %self.cfg.job_name, %error, "creating target failed");
         }
-        self.dropped = built.dropped;
+        // Prometheus' `keep_dropped_targets` (0 = keep all) bounds how many are kept.
+        let mut dropped = built.dropped;
+        if let Some(limit) = self.cfg.keep_dropped_targets.filter(|l| *l > 0) {
+            dropped.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        }
+        self.dropped = Arc::from(dropped);
         let mut desired: HashMap<TargetId, Target> =
             built.active.into_iter().map(|t| (t.id, t)).collect();
         let vanished: Vec<TargetId> = self
@@ -217,8 +255,12 @@ impl ScrapePool {
         v
     }
 
-    /// Discovered labels of targets dropped by relabeling.
-    pub fn dropped(&self) -> &[Labels] {
-        &self.dropped
+    /// Targets dropped by relabeling (at most `keep_dropped_targets`).
+    pub fn dropped(&self) -> DroppedTargets {
+        DroppedTargets {
+            cfg: Arc::clone(&self.cfg),
+            groups: Arc::clone(&self.groups),
+            refs: Arc::clone(&self.dropped),
+        }
     }
 }

@@ -2,6 +2,7 @@
 //! semantics, and the stable identity every peer computes for a target.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::{PromDuration, ScrapeConfig};
@@ -127,26 +128,36 @@ pub enum TargetOutcome {
     Dropped(Labels),
 }
 
+/// Where a target dropped by relabeling was discovered: its labels are recomputed from the
+/// (immutable, shared) groups when the targets API asks, instead of being kept per target.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DroppedRef {
+    /// Index of the group in the job's groups.
+    pub group: usize,
+    /// Index of the target within the group.
+    pub target: usize,
+}
+
 /// The targets of one job built from its target groups.
 #[derive(Clone, Debug, Default)]
 pub struct JobTargets {
     /// Targets to scrape, de-duplicated by [`TargetId`] (first wins).
     pub active: Vec<Target>,
-    /// Discovered labels of targets dropped by relabeling.
-    pub dropped: Vec<Labels>,
+    /// Targets dropped by relabeling.
+    pub dropped: Vec<DroppedRef>,
     /// Targets that could not be built, with the group they came from.
     pub errors: Vec<String>,
 }
 
 /// Builds every target of `groups` for the job `cfg` (Prometheus `TargetsFromGroup`).
 pub fn targets_from_groups(
-    groups: &[TargetGroup],
+    groups: &[Arc<TargetGroup>],
     cfg: &ScrapeConfig,
     rules: &Rules,
 ) -> JobTargets {
     let mut out = JobTargets::default();
     let mut seen = std::collections::HashSet::new();
-    for group in groups {
+    for (g, group) in groups.iter().enumerate() {
         for (i, target_labels) in group.targets.iter().enumerate() {
             match populate_labels(&group.labels, target_labels, cfg, rules) {
                 Ok(TargetOutcome::Active(t)) => {
@@ -154,7 +165,10 @@ pub fn targets_from_groups(
                         out.active.push(t);
                     }
                 }
-                Ok(TargetOutcome::Dropped(l)) => out.dropped.push(l),
+                Ok(TargetOutcome::Dropped(_)) => out.dropped.push(DroppedRef {
+                    group: g,
+                    target: i,
+                }),
                 Err(e) => out
                     .errors
                     .push(format!("instance {i} in group {}: {e}", group.source)),
@@ -167,36 +181,12 @@ pub fn targets_from_groups(
 /// Prometheus `PopulateLabels`: group labels overridden by target labels, defaults from the
 /// scrape config, relabeling, then validation.
 pub fn populate_labels(
-    group_labels: &BTreeMap<String, String>,
-    target_labels: &BTreeMap<String, String>,
+    group_labels: &Labels,
+    target_labels: &Labels,
     cfg: &ScrapeConfig,
     rules: &Rules,
 ) -> Result<TargetOutcome, TargetError> {
-    let mut lb = LabelsBuilder::with_capacity(group_labels.len() + target_labels.len() + 8);
-    for (n, v) in group_labels.iter().chain(target_labels) {
-        lb.set(n, v);
-    }
-    let interval = PromDuration(cfg.interval()).to_string();
-    let timeout = PromDuration(cfg.timeout()).to_string();
-    for (name, value) in [
-        ("job", cfg.job_name.as_str()),
-        (SCRAPE_INTERVAL_LABEL, &interval),
-        (SCRAPE_TIMEOUT_LABEL, &timeout),
-        (METRICS_PATH_LABEL, cfg.metrics_path()),
-        (SCHEME_LABEL, cfg.scheme()),
-    ] {
-        if lb.get(name).is_none() {
-            lb.set(name, value);
-        }
-    }
-    for (k, v) in &cfg.params {
-        let name = format!("{PARAM_LABEL_PREFIX}{k}");
-        if let Some(first) = v.first()
-            && lb.get(&name).is_none()
-        {
-            lb.set(&name, first);
-        }
-    }
+    let mut lb = discovered_builder(group_labels, target_labels, cfg);
     let discovered = lb.build();
     if !rules.process(&mut lb) {
         return Ok(TargetOutcome::Dropped(discovered));
@@ -249,6 +239,49 @@ pub fn populate_labels(
         interval,
         timeout,
     }))
+}
+
+/// Labels of a target before relabeling: what the targets API shows as `discoveredLabels`.
+pub fn discovered_labels(
+    group_labels: &Labels,
+    target_labels: &Labels,
+    cfg: &ScrapeConfig,
+) -> Labels {
+    discovered_builder(group_labels, target_labels, cfg).build()
+}
+
+/// Group labels overridden by target labels, then the scrape config's defaults.
+fn discovered_builder(
+    group_labels: &Labels,
+    target_labels: &Labels,
+    cfg: &ScrapeConfig,
+) -> LabelsBuilder {
+    let mut lb = LabelsBuilder::with_capacity(group_labels.len() + target_labels.len() + 8);
+    for l in group_labels.iter().chain(target_labels.iter()) {
+        lb.set(l.name, l.value);
+    }
+    let interval = PromDuration(cfg.interval()).to_string();
+    let timeout = PromDuration(cfg.timeout()).to_string();
+    for (name, value) in [
+        ("job", cfg.job_name.as_str()),
+        (SCRAPE_INTERVAL_LABEL, &interval),
+        (SCRAPE_TIMEOUT_LABEL, &timeout),
+        (METRICS_PATH_LABEL, cfg.metrics_path()),
+        (SCHEME_LABEL, cfg.scheme()),
+    ] {
+        if lb.get(name).is_none() {
+            lb.set(name, value);
+        }
+    }
+    for (k, v) in &cfg.params {
+        let name = format!("{PARAM_LABEL_PREFIX}{k}");
+        if let Some(first) = v.first()
+            && lb.get(&name).is_none()
+        {
+            lb.set(&name, first);
+        }
+    }
+    lb
 }
 
 /// The URL of a target: `__scheme__://__address____metrics_path__?params`, where every

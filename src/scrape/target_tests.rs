@@ -12,11 +12,8 @@ fn cfg() -> ScrapeConfig {
     }
 }
 
-fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+fn map(pairs: &[(&str, &str)]) -> Labels {
+    Labels::from_pairs(pairs.iter().copied())
 }
 
 fn active(out: Result<TargetOutcome, TargetError>) -> Target {
@@ -305,7 +302,7 @@ const GOLDEN: u64 = 10_980_193_821_713_966_754;
 
 #[test]
 fn groups_dedup_and_report_errors() {
-    let groups = vec![TargetGroup {
+    let groups = vec![Arc::new(TargetGroup {
         source: "static/0".into(),
         targets: vec![
             map(&[("__address__", "a:1")]),
@@ -314,7 +311,7 @@ fn groups_dedup_and_report_errors() {
             map(&[("__address__", "b:1")]),
         ],
         labels: map(&[("env", "prod")]),
-    }];
+    })];
     let out = targets_from_groups(&groups, &cfg(), &Rules::compile(&[]).unwrap());
     assert_eq!(out.active.len(), 2);
     assert_eq!(out.active[0].labels.get("env"), Some("prod"));

@@ -12,6 +12,7 @@ use super::client::{ClientError, TargetScrapers};
 use super::*;
 use crate::config::{Config, PromDuration, ScrapeConfig};
 use crate::discovery::TargetGroup;
+use crate::labels::Labels;
 use crate::series::{Sample, SampleSink, is_stale_nan};
 
 mod http;
@@ -190,14 +191,14 @@ fn job(name: &str) -> ScrapeConfig {
 fn groups(job: &str, addrs: &[&str]) -> JobTargetGroups {
     let targets = addrs
         .iter()
-        .map(|a| BTreeMap::from([("__address__".to_string(), a.to_string())]))
+        .map(|a| Labels::from_pairs([("__address__", *a)]))
         .collect();
     let g = TargetGroup {
         source: "static/0".into(),
         targets,
-        labels: BTreeMap::new(),
+        labels: Labels::empty(),
     };
-    Arc::new(BTreeMap::from([(job.to_string(), vec![g])]))
+    Arc::new(BTreeMap::from([(job.to_string(), vec![Arc::new(g)])]))
 }
 
 /// Polls `f` until true; with paused time each poll advances the virtual clock.
@@ -242,8 +243,8 @@ async fn samples_carry_slot_times_on_the_targets_grid() {
 
 fn target_id(job_name: &str, addr: &str) -> TargetId {
     let t = target::populate_labels(
-        &BTreeMap::new(),
-        &BTreeMap::from([("__address__".to_string(), addr.to_string())]),
+        &Labels::empty(),
+        &Labels::from_pairs([("__address__", addr)]),
         &job(job_name),
         &crate::relabel::Rules::compile(&[]).unwrap(),
     );

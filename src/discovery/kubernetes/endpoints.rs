@@ -159,9 +159,9 @@ pub(crate) fn build(eps: &EndpointsInfo, lookup: &dyn Lookup, attach_node: bool)
         }
     }
     targets.extend(uncovered_ports(&seen));
-    TargetGroup {
-        source: format!("endpoints/{}/{}", eps.meta.namespace, eps.meta.name),
+    super::meta::group(
+        format!("endpoints/{}/{}", eps.meta.namespace, eps.meta.name),
         targets,
-        labels,
-    }
+        &labels,
+    )
 }

@@ -131,9 +131,9 @@ pub(crate) fn build(slice: &SliceInfo, lookup: &dyn Lookup, attach_node: bool) -
         }
     }
     targets.extend(uncovered_ports(&seen));
-    TargetGroup {
-        source: format!("endpointslice/{ns}/{}", slice.meta.name),
+    super::meta::group(
+        format!("endpointslice/{ns}/{}", slice.meta.name),
         targets,
-        labels,
-    }
+        &labels,
+    )
 }

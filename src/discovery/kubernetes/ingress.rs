@@ -36,9 +36,9 @@ pub(crate) fn build(ing: &IngressInfo) -> TargetGroup {
             targets.push(t);
         }
     }
-    TargetGroup {
-        source: format!("ingress/{}/{}", ing.meta.namespace, ing.meta.name),
+    super::meta::group(
+        format!("ingress/{}/{}", ing.meta.namespace, ing.meta.name),
         targets,
-        labels,
-    }
+        &labels,
+    )
 }

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::objects::{Meta, NodeInfo};
+use crate::discovery::{TargetGroup, labels_of};
 
 /// Prefix of every label this discovery sets.
 pub(crate) const PREFIX: &str = "__meta_kubernetes_";
@@ -83,6 +84,15 @@ pub(crate) fn join_host_port(host: &str, port: impl std::fmt::Display) -> String
 pub(crate) fn merge_into(to: &mut LabelMap, from: LabelMap) {
     for (k, v) in from {
         to.insert(k, v);
+    }
+}
+
+/// A group from label maps, in the compact form the pipeline keeps.
+pub(crate) fn group(source: String, targets: Vec<LabelMap>, labels: &LabelMap) -> TargetGroup {
+    TargetGroup {
+        source,
+        targets: targets.iter().map(labels_of).collect(),
+        labels: labels_of(labels),
     }
 }
 

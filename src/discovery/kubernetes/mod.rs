@@ -22,6 +22,7 @@ mod watch;
 #[cfg(test)]
 mod tests;
 
+use std::collections::HashMap;
 use std::hash::Hasher;
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,7 +38,7 @@ pub use watch::Registry;
 use self::lookup::Lookup;
 use self::objects::{EndpointsInfo, IngressInfo, NodeInfo, PodInfo, ServiceInfo, SliceInfo};
 use self::watch::{Store, StoreKey};
-use super::{Cancel, DiscoveryMetrics, Provider, TargetGroup};
+use super::{Cancel, DiscoveryMetrics, Provider, SharedGroups, TargetGroup};
 use crate::config::{KubernetesRole, KubernetesSdConfig};
 
 /// How long a provider waits after a change for more before rebuilding its groups.
@@ -84,12 +85,27 @@ impl Lookup for Related {
     }
 }
 
+/// A pod's group from the last build, keyed by the address of the pod object it was built
+/// from. The store replaces a pod's `Arc` on every change, so an unchanged pod (and node) is
+/// the same allocation and its group is reused, shared with what was sent before, instead
+/// of being built and held a second time. The entry keeps its `Arc`s, so an address cannot
+/// be reused by another object while it is a key.
+type PodCache = HashMap<
+    usize,
+    (
+        Arc<PodInfo>,
+        Option<Arc<NodeInfo>>,
+        Option<Arc<TargetGroup>>,
+    ),
+>;
+
 /// One `kubernetes_sd_configs` entry.
 pub struct KubernetesProvider {
     role: KubernetesRole,
     main: Sources,
     related: Related,
     attach_node: bool,
+    pods: PodCache,
 }
 
 impl std::fmt::Debug for KubernetesProvider {
@@ -190,6 +206,7 @@ impl KubernetesProvider {
             main,
             related,
             attach_node,
+            pods: PodCache::new(),
         })
     }
 
@@ -224,17 +241,30 @@ impl KubernetesProvider {
     }
 
     /// Every group of this provider, from the stores' current objects.
-    fn build(&self) -> Vec<TargetGroup> {
+    fn build(&mut self) -> SharedGroups {
         let r = &self.related;
-        match &self.main {
-            Sources::Pod(s) => s
-                .all()
-                .iter()
-                .filter_map(|p| {
+        let groups: Vec<TargetGroup> = match &self.main {
+            Sources::Pod(s) => {
+                let mut cache = PodCache::with_capacity(self.pods.len());
+                let mut out = Vec::new();
+                for p in s.all() {
                     let node = self.attach_node.then(|| r.node(&p.node_name)).flatten();
-                    pod::build(p, node.as_deref())
-                })
-                .collect(),
+                    let key = Arc::as_ptr(&p) as usize;
+                    let group = match self.pods.remove(&key) {
+                        Some((_, old_node, group))
+                            if old_node.as_ref().map(Arc::as_ptr)
+                                == node.as_ref().map(Arc::as_ptr) =>
+                        {
+                            group
+                        }
+                        _ => pod::build(&p, node.as_deref()).map(Arc::new),
+                    };
+                    out.extend(group.clone());
+                    cache.insert(key, (p, node, group));
+                }
+                self.pods = cache;
+                return out;
+            }
             Sources::Service(s) => s.all().iter().map(|x| service::build(x)).collect(),
             Sources::Endpoints(s) => s
                 .all()
@@ -248,12 +278,13 @@ impl KubernetesProvider {
                 .collect(),
             Sources::Node(s) => s.all().iter().filter_map(|x| node::build(x)).collect(),
             Sources::Ingress(s) => s.all().iter().map(|x| ingress::build(x)).collect(),
-        }
+        };
+        super::share(groups)
     }
 }
 
 /// A fingerprint of a list of groups, so that a provider need not keep its last send.
-fn fingerprint(groups: &[TargetGroup]) -> u64 {
+fn fingerprint(groups: &[Arc<TargetGroup>]) -> u64 {
     let mut h = xxhash_rust::xxh3::Xxh3::new();
     let mut put = |s: &str| {
         h.write(s.as_bytes());
@@ -261,20 +292,21 @@ fn fingerprint(groups: &[TargetGroup]) -> u64 {
     };
     for g in groups {
         put(&g.source);
-        for (k, v) in &g.labels {
-            put(k);
-            put(v);
-        }
+        put_labels(&mut put, &g.labels);
         for t in &g.targets {
             put("\u{1}");
-            for (k, v) in t {
-                put(k);
-                put(v);
-            }
+            put_labels(&mut put, t);
         }
         put("\u{2}");
     }
     h.finish()
+}
+
+fn put_labels(put: &mut impl FnMut(&str), labels: &crate::labels::Labels) {
+    for l in labels.iter() {
+        put(l.name);
+        put(l.value);
+    }
 }
 
 impl Provider for KubernetesProvider {
@@ -284,18 +316,19 @@ impl Provider for KubernetesProvider {
 
     fn run(
         self: Box<Self>,
-        tx: mpsc::Sender<Vec<TargetGroup>>,
+        tx: mpsc::Sender<SharedGroups>,
         cancel: Cancel,
     ) -> BoxFuture<'static, ()> {
         async move {
-            let mut subs = self.subscriptions();
+            let mut this = self;
+            let mut subs = this.subscriptions();
             let mut last: Option<u64> = None;
             loop {
-                if self.synced() {
-                    let groups = self.build();
+                if this.synced() {
+                    let groups = this.build();
                     let fp = fingerprint(&groups);
                     if last != Some(fp) {
-                        tracing::debug!(role = %self.role, groups = groups.len(), "kubernetes targets changed");
+                        tracing::debug!(role = %this.role, groups = groups.len(), "kubernetes targets changed");
                         tokio::select! {
                             _ = cancel.cancelled() => return,
                             sent = tx.send(groups) => if sent.is_err() { return },

@@ -42,9 +42,9 @@ pub(crate) fn build(node: &NodeInfo) -> Option<TargetGroup> {
             addr,
         );
     }
-    Some(TargetGroup {
-        source: format!("node/{}", node.meta.name),
-        targets: vec![t],
-        labels,
-    })
+    Some(super::meta::group(
+        format!("node/{}", node.meta.name),
+        vec![t],
+        &labels,
+    ))
 }

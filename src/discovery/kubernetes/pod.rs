@@ -76,9 +76,9 @@ pub(crate) fn build(pod: &PodInfo, node: Option<&NodeInfo>) -> Option<TargetGrou
             targets.push(t);
         }
     }
-    Some(TargetGroup {
-        source: source(&pod.meta.namespace, &pod.meta.name),
+    Some(super::meta::group(
+        source(&pod.meta.namespace, &pod.meta.name),
         targets,
-        labels,
-    })
+        &labels,
+    ))
 }

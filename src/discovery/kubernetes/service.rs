@@ -17,7 +17,7 @@ pub(crate) fn build(svc: &ServiceInfo) -> TargetGroup {
     let mut labels = LabelMap::new();
     service_labels(&mut labels, svc);
     let host = format!("{}.{}.svc", svc.meta.name, svc.meta.namespace);
-    let targets = svc
+    let targets: Vec<LabelMap> = svc
         .ports
         .iter()
         .map(|p| {
@@ -38,9 +38,9 @@ pub(crate) fn build(svc: &ServiceInfo) -> TargetGroup {
             t
         })
         .collect();
-    TargetGroup {
-        source: format!("svc/{}/{}", svc.meta.namespace, svc.meta.name),
+    super::meta::group(
+        format!("svc/{}/{}", svc.meta.namespace, svc.meta.name),
         targets,
-        labels,
-    }
+        &labels,
+    )
 }

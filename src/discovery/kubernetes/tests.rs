@@ -50,7 +50,7 @@ fn pod_without_ip_has_no_group() {
     let g = pod::build(&with_ip, None).unwrap();
     assert_eq!(g.source, "pod/ns/p");
     assert_eq!(g.targets.len(), 1);
-    assert_eq!(g.targets[0]["__address__"], "10.0.0.1");
+    assert_eq!(g.targets[0].get("__address__").unwrap(), "10.0.0.1");
 }
 
 #[test]
@@ -83,7 +83,7 @@ fn node_address_preference_and_missing_address() {
             .map(|(t, a)| (t.to_string(), a.to_string()))
             .collect();
         let g = node::build(&n).unwrap();
-        assert_eq!(g.targets[0]["__address__"], want, "{addrs:?}");
+        assert_eq!(g.targets[0].get("__address__").unwrap(), want, "{addrs:?}");
     }
 }
 
@@ -107,18 +107,20 @@ fn endpointslice_port_without_number_and_unknown_pod() {
     let g = endpointslice::build(&s, &NoRelated, false);
     assert_eq!(g.targets.len(), 1);
     let t = &g.targets[0];
-    assert_eq!(t["__address__"], "10.0.0.1");
-    assert!(!t.contains_key("__meta_kubernetes_endpointslice_port"));
+    assert_eq!(t.get("__address__").unwrap(), "10.0.0.1");
+    assert!(t.get("__meta_kubernetes_endpointslice_port").is_none());
     assert_eq!(
-        t["__meta_kubernetes_endpointslice_endpoint_topology_kubernetes_io_hostname"],
+        t.get("__meta_kubernetes_endpointslice_endpoint_topology_kubernetes_io_hostname")
+            .unwrap(),
         "n1"
     );
     assert_eq!(
-        t["__meta_kubernetes_endpointslice_endpoint_topology_present_kubernetes_io_hostname"],
+        t.get("__meta_kubernetes_endpointslice_endpoint_topology_present_kubernetes_io_hostname")
+            .unwrap(),
         "true"
     );
     assert!(
-        !t.contains_key("__meta_kubernetes_pod_name"),
+        t.get("__meta_kubernetes_pod_name").is_none(),
         "unknown pod: no pod labels"
     );
 }
@@ -139,10 +141,10 @@ fn fingerprint_tells_changes_apart() {
         }],
         ..PodInfo::default()
     };
-    let a = vec![pod::build(&p, None).unwrap()];
+    let a = crate::discovery::share(vec![pod::build(&p, None).unwrap()]);
     let mut changed = p.clone();
     changed.ready = "true".into();
-    let b = vec![pod::build(&changed, None).unwrap()];
+    let b = crate::discovery::share(vec![pod::build(&changed, None).unwrap()]);
     assert_eq!(fingerprint(&a), fingerprint(&a.clone()));
     assert_ne!(fingerprint(&a), fingerprint(&b));
     assert_ne!(fingerprint(&a), fingerprint(&[]));

@@ -24,6 +24,9 @@ use tokio::sync::watch as tokio_watch;
 use super::client::ClientSpec;
 use crate::discovery::{Cancel, CancelHandle, DiscoveryMetrics, cancel_pair};
 
+/// Objects per LIST page.
+const LIST_PAGE_SIZE: u32 = 100;
+
 /// What identifies a shared watch.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct StoreKey {
@@ -214,7 +217,9 @@ async fn run<K: Watched, T: Send + Sync + 'static>(
             }
         }
     };
-    let mut cfg = watcher::Config::default();
+    // Small pages: a page of full API objects is decoded at once and mostly thrown away,
+    // so the page size bounds that transient memory (kube's default is 500).
+    let mut cfg = watcher::Config::default().page_size(LIST_PAGE_SIZE);
     if !key.label.is_empty() {
         cfg = cfg.labels(&key.label);
     }
@@ -278,7 +283,9 @@ async fn watch_one<K: Watched, T>(
             }
             Ok(Event::InitDone) => {
                 if let Some(p) = pending.take() {
-                    *write(objects) = p;
+                    let old = std::mem::replace(&mut *write(objects), p);
+                    drop(old);
+                    release_free_memory();
                 }
                 if let Some(s) = store.synced.get(shard) {
                     s.store(true, Ordering::Release);
@@ -306,6 +313,17 @@ async fn watch_one<K: Watched, T>(
         if changed {
             store.version.send_modify(|v| *v = v.wrapping_add(1));
         }
+    }
+}
+
+/// Returns free heap pages to the OS after a list. Decoding a large list (pages of full
+/// API objects, most of which is thrown away at once) leaves megabytes freed in the arena
+/// of the thread that decoded it, which glibc keeps and other threads cannot reuse.
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim takes no pointers; it only walks glibc's heaps under their locks.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 
