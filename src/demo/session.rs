@@ -289,6 +289,12 @@ impl Demo {
         tokio::pin!(end);
         loop {
             tokio::select! {
+                // A stop due at the same instant as a churn tick wins: a peer started
+                // just to be stopped would die before its signal handlers exist.
+                biased;
+                _ = signals.int.recv() => return "SIGINT",
+                _ = signals.term.recv() => return "SIGTERM",
+                _ = &mut end => return "duration",
                 _ = tick.tick() => self.refresh(opts).await,
                 _ = async { match churn.as_mut() {
                     Some(c) => c.tick().await,
@@ -305,9 +311,6 @@ impl Demo {
                     // Stdin closed: no more keys, keep running.
                     None => keys = None,
                 },
-                _ = signals.int.recv() => return "SIGINT",
-                _ = signals.term.recv() => return "SIGTERM",
-                _ = &mut end => return "duration",
             }
         }
     }
