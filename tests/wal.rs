@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::target::Reply as TargetReply;
-use common::wal_agent::{Agent, EXIT_TIMEOUT};
+use common::wal_agent::{self, Agent, EXIT_TIMEOUT};
 use common::{Daemon, TargetServer, free_port, now_ms};
 use rand::Rng;
 use shoal::receiver::{Receiver, Reply};
@@ -40,18 +40,14 @@ async fn target_with(series: usize) -> TargetServer {
 
 /// Small queue and WAL, so that backpressure and segment rotation happen in a short run.
 fn config(target: &str, write_url: &str) -> String {
-    format!(
-        r#"global:
-  scrape_interval: 1s
-scrape_configs:
-  - job_name: wal
-    static_configs:
-      - targets: ['{target}']
-remote_write:
-  - url: '{write_url}'
-    name: wal-test
-    queue_config: {{capacity: 60, max_shards: 2, min_shards: 2, max_samples_per_send: 30, batch_send_deadline: 200ms, min_backoff: 50ms, max_backoff: 1s}}
-"#
+    wal_agent::config(
+        "wal",
+        &[target.to_string()],
+        write_url,
+        &[
+            "name: wal-test",
+            "queue_config: {capacity: 60, max_shards: 2, min_shards: 2, max_samples_per_send: 30, batch_send_deadline: 200ms, min_backoff: 50ms, max_backoff: 1s}",
+        ],
     )
 }
 
@@ -291,19 +287,7 @@ async fn catch_up_rate() {
     let t = target_with(5000).await;
     let r = receiver().await;
     let storage = tempfile::tempdir().unwrap();
-    let cfg = format!(
-        r#"global:
-  scrape_interval: 1s
-scrape_configs:
-  - job_name: wal
-    static_configs:
-      - targets: ['{}']
-remote_write:
-  - url: '{}'
-"#,
-        t.addr(),
-        r.url()
-    );
+    let cfg = wal_agent::config("wal", &[t.addr()], &r.url(), &[]);
     let mut a = Agent::start(&cfg, storage.path()).await;
     assert!(wait_scraped_after(&r, now_ms(), Duration::from_secs(30)).await);
     r.push_replies(outage());

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::target::Reply as TargetReply;
-use common::wal_agent::Agent;
+use common::wal_agent::{self, Agent};
 use common::{TargetServer, now_ms, wait_for, wait_for_async};
 use shoal::receiver::{Receiver, Reply};
 
@@ -22,17 +22,13 @@ use shoal::receiver::{Receiver, Reply};
 const SERIES: usize = 300;
 
 fn config(target: &str, write_url: &str) -> String {
-    format!(
-        r#"global:
-  scrape_interval: 1s
-scrape_configs:
-  - job_name: wal
-    static_configs:
-      - targets: ['{target}']
-remote_write:
-  - url: '{write_url}'
-    queue_config: {{max_samples_per_send: 500, batch_send_deadline: 200ms, min_backoff: 50ms, max_backoff: 500ms}}
-"#
+    wal_agent::config(
+        "wal",
+        &[target.to_string()],
+        write_url,
+        &[
+            "queue_config: {max_samples_per_send: 500, batch_send_deadline: 200ms, min_backoff: 50ms, max_backoff: 500ms}",
+        ],
     )
 }
 

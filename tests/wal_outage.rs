@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use common::target::Reply as TargetReply;
-use common::wal_agent::Agent;
+use common::wal_agent::{self, Agent};
 use common::{TargetServer, now_ms, wait_for_async};
 use shoal::receiver::{Receiver, Reply};
 
@@ -43,23 +43,15 @@ async fn outage_of_many_targets_loses_nothing_and_memory_stays_flat() {
         });
         targets.push(server);
     }
-    let list: Vec<String> = targets.iter().map(|t| format!("'{}'", t.addr())).collect();
     let r = Receiver::start(SocketAddr::from(([127, 0, 0, 1], 0)))
         .await
         .unwrap();
-    let cfg = format!(
-        r#"global:
-  scrape_interval: 1s
-scrape_configs:
-  - job_name: outage
-    static_configs:
-      - targets: [{}]
-remote_write:
-  - url: '{}'
-    queue_config: {{max_backoff: 1s}}
-"#,
-        list.join(", "),
-        r.url()
+    let addrs: Vec<String> = targets.iter().map(TargetServer::addr).collect();
+    let cfg = wal_agent::config(
+        "outage",
+        &addrs,
+        &r.url(),
+        &["queue_config: {max_backoff: 1s}"],
     );
     let storage = tempfile::tempdir().unwrap();
     let mut a = Agent::start_opts(&cfg, storage.path(), "30s", "1GB").await;

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use common::target::Reply as TargetReply;
-use common::wal_agent::Agent;
+use common::wal_agent::{self, Agent};
 use common::{TargetServer, now_ms, wait_for_async};
 use shoal::receiver::Receiver;
 
@@ -30,19 +30,13 @@ async fn slow_receiver_raises_the_shard_count_and_nothing_is_lost_or_repeated() 
         .unwrap();
     // One shard sends 100 samples per ~150 ms: well under the 1000 samples/s scraped.
     r.set_delay(Some(Duration::from_millis(120)..Duration::from_millis(180)));
-    let cfg = format!(
-        r#"global:
-  scrape_interval: 1s
-scrape_configs:
-  - job_name: wal
-    static_configs:
-      - targets: ['{}']
-remote_write:
-  - url: '{}'
-    queue_config: {{min_shards: 1, max_shards: 8, max_samples_per_send: 100, batch_send_deadline: 100ms}}
-"#,
-        t.addr(),
-        r.url()
+    let cfg = wal_agent::config(
+        "wal",
+        &[t.addr()],
+        &r.url(),
+        &[
+            "queue_config: {min_shards: 1, max_shards: 8, max_samples_per_send: 100, batch_send_deadline: 100ms}",
+        ],
     );
     let storage = tempfile::tempdir().unwrap();
     let mut a = Agent::start(&cfg, storage.path()).await;

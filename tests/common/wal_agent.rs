@@ -101,3 +101,19 @@ impl Agent {
             .sum()
     }
 }
+
+/// The WAL tests' config: job `job` scraping `targets` (`ip:port`) every second, one
+/// remote write to `write_url` whose entry also gets each of `write_lines` (e.g.
+/// `"queue_config: {max_backoff: 1s}"`).
+pub fn config(job: &str, targets: &[String], write_url: &str, write_lines: &[&str]) -> String {
+    let list: Vec<String> = targets.iter().map(|t| format!("'{t}'")).collect();
+    let mut yaml = format!(
+        "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: {job}\n    \
+         static_configs:\n      - targets: [{}]\nremote_write:\n  - url: '{write_url}'\n",
+        list.join(", ")
+    );
+    for line in write_lines {
+        yaml.push_str(&format!("    {line}\n"));
+    }
+    yaml
+}
