@@ -133,14 +133,9 @@ impl Peering {
     /// owned-targets/series gauges.
     pub(super) async fn publish(&self, scrapes: &Manager, cfg: &Config) {
         if let Some(c) = &self.clustered {
-            let series = scrapes.owned_series();
-            let targets = scrapes
-                .targets()
-                .active_targets
-                .iter()
-                .filter(|t| t.owner.as_deref() == Some(self.single.name.as_str()))
-                .count();
-            c.metrics.set_owned(targets as u64, series);
+            let owned = scrapes.owned();
+            let series = owned.series;
+            c.metrics.set_owned(owned.targets, series);
             let hash = config_hash(cfg);
             c.cluster
                 .update_member(|m| {

@@ -45,6 +45,15 @@ struct State {
     targets: JobTargetGroups,
 }
 
+/// What this peer owns now: see [`Manager::owned`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Owned {
+    /// Targets whose current slot is ours.
+    pub targets: u64,
+    /// Series those targets fed at their last scrape.
+    pub series: u64,
+}
+
 /// Runs every job's scrape pool.
 pub struct Manager {
     deps: PoolDeps,
@@ -191,22 +200,27 @@ impl Manager {
     /// Series fed by the targets whose current slot this peer owns (each target's last
     /// scrape after metric relabeling), as the cluster publishes it.
     pub fn owned_series(&self) -> u64 {
+        self.owned().series
+    }
+
+    /// Targets whose current slot this peer owns, and the series they fed at their last
+    /// scrape (one pass, no snapshot of the targets' labels).
+    pub fn owned(&self) -> Owned {
         let now = self.deps.clock.now();
         let views = self.views.read().unwrap_or_else(PoisonError::into_inner);
-        views
-            .values()
-            .flat_map(|v| &v.targets)
-            .filter(|t| {
-                let slot = SlotGrid::new(t.target.id, t.target.interval).containing(now);
-                self.deps.owner.owns(t.target.id, slot)
-            })
-            .map(|t| {
-                t.status
+        let mut owned = Owned::default();
+        for t in views.values().flat_map(|v| &v.targets) {
+            let slot = SlotGrid::new(t.target.id, t.target.interval).containing(now);
+            if self.deps.owner.owns(t.target.id, slot) {
+                owned.targets += 1;
+                owned.series += t
+                    .status
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
-                    .series
-            })
-            .sum()
+                    .series;
+            }
+        }
+        owned
     }
 
     fn publish(&self, state: &State) {

@@ -72,6 +72,16 @@ pub(crate) fn container_port_labels(
     put_meta(t, "pod_container_port_protocol", protocol);
 }
 
+/// Merges the `node_*` labels of node `name` (when known) into a target, for
+/// `attach_metadata: {node: true}`.
+pub(crate) fn attach_node_labels(t: &mut LabelMap, lookup: &dyn Lookup, name: Option<&str>) {
+    if let Some(n) = name.and_then(|n| lookup.node(n)) {
+        let mut nl = LabelMap::new();
+        meta::node_labels(&mut nl, Some(&n));
+        merge_into(t, nl);
+    }
+}
+
 /// The pod an address refers to, when it is a known pod.
 pub(crate) fn resolve_pod(
     lookup: &dyn Lookup,
@@ -121,11 +131,7 @@ pub(crate) fn build(eps: &EndpointsInfo, lookup: &dyn Lookup, attach_node: bool)
                 (None, Some(r)) if r.kind == "Node" => Some(r.name.as_str()),
                 _ => None,
             };
-            if let Some(n) = node_name.and_then(|n| lookup.node(n)) {
-                let mut nl = LabelMap::new();
-                meta::node_labels(&mut nl, Some(&n));
-                merge_into(&mut t, nl);
-            }
+            attach_node_labels(&mut t, lookup, node_name);
         }
         let pod = addr
             .target_ref

@@ -2,7 +2,9 @@
 //! container ports of its pods that no slice port covers (Prometheus'
 //! `discovery/kubernetes/endpointslice.go`, discovery.k8s.io/v1).
 
-use super::endpoints::{SeenPods, container_port_labels, resolve_pod, see, uncovered_ports};
+use super::endpoints::{
+    SeenPods, attach_node_labels, container_port_labels, resolve_pod, see, uncovered_ports,
+};
 use super::lookup::Lookup;
 use super::meta::{self, LabelMap, NAMESPACE, join_host_port, merge_into, put, put_meta, sanitize};
 use super::objects::{SliceEndpoint, SliceInfo, SlicePort};
@@ -96,11 +98,7 @@ pub(crate) fn build(slice: &SliceInfo, lookup: &dyn Lookup, attach_node: bool) -
                 Some(r) if r.kind == "Node" => Some(r.name.as_str()),
                 _ => ep.node_name.as_deref(),
             };
-            if let Some(n) = node_name.and_then(|n| lookup.node(n)) {
-                let mut nl = LabelMap::new();
-                meta::node_labels(&mut nl, Some(&n));
-                merge_into(&mut t, nl);
-            }
+            attach_node_labels(&mut t, lookup, node_name);
         }
         let pod = ep
             .target_ref
