@@ -243,7 +243,15 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
         *r = Ok(());
     }
     reload_metrics.record(true);
-    peering.join().await;
+    // Hear from the cluster before claiming slots; a stop request meanwhile wins.
+    let early_stop = tokio::select! {
+        () = peering.wait_for_peers() => None,
+        _ = int.recv() => Some("SIGINT"),
+        _ = term.recv() => Some("SIGTERM"),
+    };
+    if early_stop.is_none() {
+        peering.join().await;
+    }
     tracing::info!(
         config = %config_path.display(),
         listen = %args.web_listen_address,
@@ -264,13 +272,17 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
         outcome
     };
     let mut publish = tokio::time::interval(PUBLISH_INTERVAL);
-    let signal_name = loop {
-        tokio::select! {
-            _ = publish.tick() => peering.publish(&scrapes, &current_config(&view)).await,
-            _ = hup.recv() => { let _ = reload("SIGHUP").await; }
-            Some(reply) = reload_rx.recv() => { let _ = reply.send(reload("http").await); }
-            _ = int.recv() => break "SIGINT",
-            _ = term.recv() => break "SIGTERM",
+    let signal_name = if let Some(name) = early_stop {
+        name
+    } else {
+        loop {
+            tokio::select! {
+                _ = publish.tick() => peering.publish(&scrapes, &current_config(&view)).await,
+                _ = hup.recv() => { let _ = reload("SIGHUP").await; }
+                Some(reply) = reload_rx.recv() => { let _ = reply.send(reload("http").await); }
+                _ = int.recv() => break "SIGINT",
+                _ = term.recv() => break "SIGTERM",
+            }
         }
     };
 

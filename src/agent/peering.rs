@@ -118,6 +118,24 @@ impl Peering {
         }
     }
 
+    /// Before [`Peering::join`]: waits (at most one handoff delay) until gossip has
+    /// brought another peer, so that our view is the cluster's when our slots begin.
+    /// Without seeds, or alone, returns at once or after the bound.
+    pub(super) async fn wait_for_peers(&self) {
+        let Some(c) = &self.clustered else { return };
+        let started = tokio::time::Instant::now();
+        let others = c.cluster.wait_for_peers(c.handoff_delay).await;
+        let waited = started.elapsed();
+        if others > 0 {
+            tracing::info!(peers = others, waited = ?waited, "cluster: heard from the cluster");
+        } else if waited >= c.handoff_delay {
+            tracing::warn!(
+                waited = ?waited,
+                "cluster: no seed answered; starting as the first peer"
+            );
+        }
+    }
+
     /// Ready: announce that we own our share from `now + handoff_delay`.
     pub(super) async fn join(&self) {
         if let Some(c) = &self.clustered {

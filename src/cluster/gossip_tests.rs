@@ -332,3 +332,62 @@ async fn detection_time_at_default_interval() {
     println!("dead peer dropped after {took:?} at the default gossip interval");
     assert!(took < Duration::from_secs(10));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wait_for_peers_returns_once_a_seed_answered_or_after_the_bound() {
+    let (pa, pb, pc, silent) = (free_port(), free_port(), free_port(), free_port());
+    // No seeds: alone by design, no wait.
+    let a = Node::new("a", pa, &[]).start().await;
+    let start = Instant::now();
+    assert_eq!(a.wait_for_peers(Duration::from_secs(10)).await, 0);
+    assert!(start.elapsed() < Duration::from_secs(1));
+
+    // A seed that answers: returns as soon as its peer is in the view.
+    let b = Node::new("b", pb, &[pa]).start().await;
+    let start = Instant::now();
+    assert_eq!(b.wait_for_peers(Duration::from_secs(10)).await, 1);
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
+    assert!(b.view().peer("a").is_some());
+
+    // Only a silent seed (the first pod of a StatefulSet): gives up after the bound.
+    let c = Node::new("c", pc, &[silent]).start().await;
+    let start = Instant::now();
+    assert_eq!(c.wait_for_peers(Duration::from_millis(400)).await, 0);
+    assert!(start.elapsed() >= Duration::from_millis(400));
+    for n in [a, b, c] {
+        n.shutdown().await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_changes_leave_ownership_matching_the_view() {
+    // Published changes refresh the view while the view loop refreshes it too; whatever
+    // the interleaving, the ownership in force must be the one the final view gives.
+    let (pa, pb) = (free_port(), free_port());
+    let a = std::sync::Arc::new(Node::new("a", pa, &[]).start().await);
+    let b = Node::new("b", pb, &[pa]).start().await;
+    wait_for("a and b", || converged(&[&a, &b], &["a", "b"])).await;
+    for round in 0..300_i64 {
+        let tasks: Vec<_> = (0..8_i64)
+            .map(|i| {
+                let a = a.clone();
+                tokio::spawn(async move {
+                    let from = round * 100 + i;
+                    a.update_member(|m| m.lifecycle = Lifecycle::Participant { active_from: from })
+                        .await;
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let fresh = super::ownership::ClusterOwnership::new("a".into(), 0);
+        let want = fresh.update(&a.view().schedule()).view_hash();
+        assert_eq!(a.ownership().view_hash(), want, "round {round}");
+    }
+    b.shutdown().await.unwrap();
+}

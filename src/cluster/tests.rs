@@ -405,6 +405,7 @@ fn diff_reports_added_updated_removed() {
     );
     let mut aged = info("a", 1, Lifecycle::Joining);
     aged.heartbeat_age = std::time::Duration::from_secs(3);
+    aged.member.owned_series += 1000;
     let new = ClusterView::from_candidates(
         "a".into(),
         "shoal".into(),
@@ -425,7 +426,7 @@ fn diff_reports_added_updated_removed() {
     assert_eq!(
         got,
         ["-b", "~c@2", "+d"],
-        "heartbeat age alone is no change"
+        "heartbeat age and owned series alone are no change"
     );
     assert!(!old.same_membership(&new));
     assert!(diff(&new, &new).is_empty());

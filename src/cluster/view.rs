@@ -26,12 +26,17 @@ pub struct PeerInfo {
 }
 
 impl PeerInfo {
-    /// True when `self` and `other` differ in anything but heartbeat age.
+    /// True when `self` and `other` differ only in load figures (owned series) or
+    /// heartbeat age: those refresh every few seconds and are no change of membership.
     pub fn same_membership(&self, other: &PeerInfo) -> bool {
+        let (a, b) = (&self.member, &other.member);
         self.name == other.name
             && self.generation == other.generation
             && self.gossip_address == other.gossip_address
-            && self.member == other.member
+            && a.lifecycle == b.lifecycle
+            && a.web_address == b.web_address
+            && a.version == b.version
+            && a.config_hash == b.config_hash
     }
 }
 

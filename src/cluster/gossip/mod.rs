@@ -40,6 +40,8 @@ use crate::scrape::SlotTime;
 pub struct Cluster {
     shared: Arc<Shared>,
     tasks: Vec<JoinHandle<()>>,
+    /// Whether `--cluster.join` named any seed (else we are alone until someone joins us).
+    has_seeds: bool,
 }
 
 struct Shared {
@@ -53,6 +55,9 @@ struct Shared {
     metrics: ClusterMetrics,
     /// Last heartbeat seen per node and when it changed (heartbeat age).
     heartbeats: Mutex<HashMap<ChitchatId, (Heartbeat, Instant)>>,
+    /// Held through a whole refresh: two refreshes (the view loop and a published change)
+    /// that interleave would otherwise let an older view overwrite a newer ownership.
+    refreshing: tokio::sync::Mutex<()>,
 }
 
 impl Cluster {
@@ -112,8 +117,10 @@ impl Cluster {
             ownership: Arc::new(ClusterOwnership::new(self_name, options.min_peers)),
             metrics: options.metrics.clone(),
             heartbeats: Mutex::new(HashMap::new()),
+            refreshing: tokio::sync::Mutex::new(()),
         });
         shared.refresh().await;
+        let has_seeds = !options.seeds.is_empty();
         let tasks = vec![
             tokio::spawn(view_loop(shared.clone(), options.gossip_interval)),
             tokio::spawn(seed_loop(
@@ -130,7 +137,26 @@ impl Cluster {
             listen = %options.listen_address,
             "cluster gossip started"
         );
-        Ok(Cluster { shared, tasks })
+        Ok(Cluster {
+            shared,
+            tasks,
+            has_seeds,
+        })
+    }
+
+    /// Waits until gossip has brought at least one other peer into the view, at most
+    /// `timeout`; at once without seeds. Returns the number of other peers in the view.
+    ///
+    /// A peer that announced `participant` with a view of only itself would own every
+    /// slot from `active_from` on if the first exchange with a seed came later than that.
+    pub async fn wait_for_peers(&self, timeout: Duration) -> usize {
+        let others = |v: &ClusterView| v.peers.iter().filter(|p| p.name != v.self_name).count();
+        if self.has_seeds {
+            let mut rx = self.subscribe();
+            // Err (timeout or a closed channel): report what the view holds now.
+            let _ = tokio::time::timeout(timeout, rx.wait_for(|v| others(v) > 0)).await;
+        }
+        others(&self.view())
     }
 
     /// Our node name.
@@ -242,6 +268,7 @@ impl Shared {
     /// Rebuilds the view from chitchat's live nodes; on a membership change, notifies
     /// subscribers, updates ownership and logs the differences.
     async fn refresh(&self) {
+        let _one_at_a_time = self.refreshing.lock().await;
         let candidates = {
             let chitchat = self.chitchat.lock().await;
             let now = Instant::now();
