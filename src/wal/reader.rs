@@ -214,15 +214,23 @@ impl WalReader {
             source,
         };
         let text = format!("{POSITION_VERSION} {} {}\n", pos.segment, pos.offset);
-        File::create(&tmp)
-            .and_then(|mut f| {
-                f.write_all(text.as_bytes())?;
-                if durable { f.sync_data() } else { Ok(()) }
-            })
-            .map_err(|e| io(&tmp, e))?;
-        std::fs::rename(&tmp, &self.pos_path).map_err(|e| io(&self.pos_path, e))?;
-        if durable && let Some(dir) = self.pos_path.parent() {
-            sync_dir(dir).map_err(|e| io(&dir.to_path_buf(), e))?;
+        let write = || {
+            File::create(&tmp)
+                .and_then(|mut f| {
+                    f.write_all(text.as_bytes())?;
+                    if durable { f.sync_data() } else { Ok(()) }
+                })
+                .map_err(|e| io(&tmp, e))?;
+            std::fs::rename(&tmp, &self.pos_path).map_err(|e| io(&self.pos_path, e))?;
+            if durable && let Some(dir) = self.pos_path.parent() {
+                sync_dir(dir).map_err(|e| io(&dir.to_path_buf(), e))?;
+            }
+            Ok(())
+        };
+        if durable {
+            off_worker(write)?;
+        } else {
+            write()?;
         }
         if durable {
             self.durable = pos;
@@ -525,5 +533,15 @@ pub(crate) fn parse_position(text: &str) -> Option<Position> {
             offset: o.parse().ok()?,
         }),
         _ => None,
+    }
+}
+
+/// Runs blocking disk work (fsyncs) without stalling the other tasks of this runtime
+/// worker (scrape loops): on a slow disk an fsync can take longer than a scrape interval.
+fn off_worker<R>(f: impl FnOnce() -> R) -> R {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
+        _ => f(),
     }
 }
