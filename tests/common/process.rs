@@ -1,9 +1,11 @@
 //! A child process with its own temp dir and log file, killed when dropped (also while a
 //! test panics, when the end of its log is printed to help read the failure).
 
+use std::cell::RefCell;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Once;
 use std::time::{Duration, Instant};
 
 /// Lines of log shown when a test fails while the process is alive.
@@ -22,6 +24,7 @@ pub struct Daemon {
 impl Daemon {
     /// Spawns `program` with `args` in a fresh temp dir, logging to `<dir>/<name>.log`.
     pub fn spawn(name: &str, program: &Path, args: &[String], dir: tempfile::TempDir) -> Daemon {
+        remember_panics();
         let log_path = dir.path().join(format!("{name}.log"));
         let log = File::create(&log_path).expect("create log file");
         let log_err = log.try_clone().expect("clone log file");
@@ -115,12 +118,54 @@ impl Drop for Daemon {
                 self.log_tail(LOG_TAIL_LINES),
                 self.name
             );
+            // CI shows the end of the output: say again why the test failed.
+            LAST_PANIC.with(|m| {
+                if let Some(m) = &*m.borrow() {
+                    eprintln!("---- the test failed: {m}");
+                }
+            });
         }
         if self.try_exit().is_none() {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
     }
+}
+
+thread_local! {
+    /// The message of the last panic on this thread (see [`remember_panics`]).
+    static LAST_PANIC: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Wraps the panic hook once so that a daemon dropped while its test panics can repeat
+/// the reason after its (long) log tail.
+fn remember_panics() {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let mut msg = info
+                .payload()
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| info.payload().downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            if let Some(at) = info.location() {
+                msg = format!("{msg} (at {at})");
+            }
+            // Long messages (slot tables) are cut: the full text is above.
+            if msg.len() > 2_000 {
+                let cut = (0..=2_000)
+                    .rev()
+                    .find(|&i| msg.is_char_boundary(i))
+                    .unwrap_or(0);
+                msg.truncate(cut);
+                msg.push_str(" …");
+            }
+            LAST_PANIC.with(|m| *m.borrow_mut() = Some(msg));
+            default(info);
+        }));
+    });
 }
 
 /// Makes the kernel SIGKILL the child when the test thread that spawned it dies, so that
