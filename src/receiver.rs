@@ -68,6 +68,9 @@ struct Shared {
     recorded: Mutex<Recorded>,
     replies: Mutex<VecDeque<Reply>>,
     delay: Mutex<Option<Range<Duration>>>,
+    /// Requests holding a sample with this label (name, value) get 503 (see
+    /// [`Receiver::reject_label`]).
+    reject_label: Mutex<Option<(String, String)>>,
     /// Total samples recorded, for waiting without sleeps.
     count: watch::Sender<usize>,
 }
@@ -94,6 +97,7 @@ impl Receiver {
             recorded: Mutex::default(),
             replies: Mutex::default(),
             delay: Mutex::default(),
+            reject_label: Mutex::default(),
             count: watch::Sender::new(0),
         });
         let app = Router::new()
@@ -138,6 +142,16 @@ impl Receiver {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clear();
+    }
+
+    /// Answers 503 to every request holding a sample with label `name="value"` (None:
+    /// none), before the programmed replies: one series' sender fails while others go on.
+    pub fn reject_label(&self, label: Option<(&str, &str)>) {
+        *self
+            .shared
+            .reject_label
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = label.map(|(n, v)| (n.to_owned(), v.to_owned()));
     }
 
     /// Delays every request by a uniformly random duration in `range` (None: no delay).
@@ -227,13 +241,23 @@ async fn write(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byte
             return (StatusCode::BAD_REQUEST, msg).into_response();
         }
     };
-    let reply = shared
-        .replies
+    let samples = flatten(req);
+    let rejected = shared
+        .reject_label
         .lock()
         .unwrap_or_else(|e| e.into_inner())
-        .pop_front()
-        .unwrap_or(Reply::Accept);
-    let samples = flatten(req);
+        .as_ref()
+        .is_some_and(|(n, v)| samples.iter().any(|s| s.labels.get(n) == Some(v)));
+    let reply = if rejected {
+        Reply::Status(503, "label rejected".into())
+    } else {
+        shared
+            .replies
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop_front()
+            .unwrap_or(Reply::Accept)
+    };
     if !matches!(reply, Reply::Accept | Reply::Hang) {
         shared.lock_recorded().rejected.push(samples.clone());
     }

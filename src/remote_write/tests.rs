@@ -521,3 +521,79 @@ async fn invalid_configs_are_refused() {
         assert!(err.is_err(), "{name}");
     }
 }
+
+/// Two shards; one series' requests fail while the other's succeed, the queue is stopped
+/// (flush deadline passed) and started again on the same WAL: every sample arrives once.
+/// Before per-shard progress was stored, the restart sent the delivered shard's samples
+/// again (the committed position waits for the slowest shard).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shard_ahead_of_another_is_not_resent_after_a_restart() {
+    use crate::wal::{Wal, WalMetrics, WalOptions};
+    let r = receiver().await;
+    let dir = tempfile::tempdir().unwrap();
+    let opts = WalOptions {
+        dir: dir.path().join("wal"),
+        segment_size: 1 << 20,
+        max_bytes: 1 << 30,
+        fsync_interval: Duration::from_millis(50),
+    };
+    let mut cfg = config(&r.url());
+    cfg.queue_config.min_shards = 2;
+    cfg.queue_config.max_shards = 2;
+    // One series on each shard of two.
+    let all = make_series(64);
+    let on = |shard: usize| {
+        all.iter()
+            .find(|s| wal_feed::shard_of_labels(s.labels.wire_bytes(), 2) == shard)
+            .cloned()
+            .unwrap()
+    };
+    let (ahead, behind) = (on(0), on(1));
+    let behind_instance = behind.labels.get("instance").unwrap().to_owned();
+    let pair = [ahead.clone(), behind.clone()];
+    let start = |wal: Arc<Wal>| {
+        let metrics = RemoteWriteMetrics::unregistered();
+        RemoteWrite::with_wal(std::slice::from_ref(&cfg), &BTreeMap::new(), metrics, wal).unwrap()
+    };
+    let count = |r: &Receiver, s: &Arc<Series>| {
+        let want = s.labels.get("instance").unwrap();
+        r.samples()
+            .iter()
+            .filter(|x| x.labels.get("instance").map(String::as_str) == Some(want))
+            .count()
+    };
+
+    r.reject_label(Some(("instance", &behind_instance)));
+    {
+        let wal = Arc::new(
+            Wal::open(opts.clone(), WalMetrics::unregistered())
+                .unwrap()
+                .0,
+        );
+        let rw = start(wal.clone());
+        for ts in 1..=5 {
+            wal.append(&scrape(&pair, ts * 1000)).unwrap();
+        }
+        assert!(eventually(|| count(&r, &ahead) == 5).await);
+        // The behind shard keeps retrying: the flush deadline passes.
+        rw.shutdown(Duration::from_millis(300)).await;
+    }
+    let readers = dir.path().join("wal").join("readers");
+    let stored: Vec<String> = std::fs::read_dir(&readers)
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect();
+    assert!(stored.iter().any(|t| t.starts_with("v2 ")), "{stored:?}");
+
+    r.reject_label(None);
+    let wal = Arc::new(Wal::open(opts, WalMetrics::unregistered()).unwrap().0);
+    let rw = start(wal.clone());
+    wal.append(&scrape(&pair, 6000)).unwrap();
+    assert!(eventually(|| count(&r, &ahead) >= 6 && count(&r, &behind) >= 6).await);
+    rw.shutdown(Duration::from_secs(5)).await;
+    let want: Vec<i64> = (1..=6).map(|t| t * 1000).collect();
+    for s in &pair {
+        let ts: Vec<i64> = r.series(&s.labels.to_map()).iter().map(|x| x.0).collect();
+        assert_eq!(ts, want, "{}", s.labels);
+    }
+}

@@ -6,8 +6,10 @@
 //! Acknowledgement tracking: each shard counts samples pushed and samples finished, both in
 //! FIFO order. After a batch is pushed, the task remembers (batch end position, pushed count
 //! of every shard). A batch is acknowledged once every shard's finished count has reached
-//! its snapshot; commits go up to the last acknowledged batch, about once a second (a commit
-//! fsyncs).
+//! its snapshot; commits go up to the last acknowledged batch (stored at once, fsynced about
+//! once a second). Per shard, the commit also stores the end of the last batch that shard
+//! finished: after a stop or crash, the next start skips, in that range, the samples of the
+//! shards that were ahead (same shard count and series hash), so nothing is sent twice.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -77,6 +79,47 @@ struct Pending {
     pushed: Vec<u64>,
 }
 
+/// What the previous process delivered past the committed position, per shard of its
+/// shard set (from the reader's position file): those samples are not sent again.
+struct PriorDelivery {
+    shard_ends: Vec<Position>,
+    /// The furthest of them: past it nothing is skipped.
+    until: Position,
+    /// Samples skipped so far (logged once the reader is past `until`).
+    skipped: u64,
+}
+
+impl PriorDelivery {
+    fn from_reader(reader: &WalReader) -> Option<PriorDelivery> {
+        let until = reader.shard_ends().iter().max().copied()?;
+        (until > reader.committed()).then(|| PriorDelivery {
+            shard_ends: reader.shard_ends().to_vec(),
+            until,
+            skipped: 0,
+        })
+    }
+
+    /// Drops from `batch` (one record, ending at `end`) what a shard already delivered.
+    fn drop_delivered(&mut self, batch: &mut Vec<Sample>, end: Position) {
+        let n = self.shard_ends.len();
+        let before = batch.len();
+        batch.retain(|s| {
+            let shard = shard_of_labels(s.series.labels.wire_bytes(), n);
+            self.shard_ends.get(shard).is_none_or(|e| end > *e)
+        });
+        self.skipped += (before - batch.len()) as u64;
+    }
+
+    /// Extends `ends` (ours, per shard) with what the previous process delivered.
+    fn merge_into(&self, ends: &mut [Position]) {
+        if ends.len() == self.shard_ends.len() {
+            for (e, p) in ends.iter_mut().zip(&self.shard_ends) {
+                *e = (*e).max(*p);
+            }
+        }
+    }
+}
+
 /// Counters at the last shard-count evaluation.
 struct Sampled {
     at: Instant,
@@ -106,6 +149,21 @@ impl WalFeed {
         let mut sampled = self.sample(&reader, 0);
         // Samples finished by shard sets already replaced.
         let mut done_before = 0u64;
+        let mut prior = PriorDelivery::from_reader(&reader);
+        if let Some(p) = &prior {
+            let n = p.shard_ends.len();
+            tracing::info!(url = %self.url, shards = n, until = ?p.until, "shards of the last run delivered past the committed position; their samples are not sent again");
+            if self.set.buffers.len() != n {
+                // Our shard i continues the last run's shard i: same count, same hash.
+                let queues = &mut per_shard;
+                let Some(old_done) = self.reshard(n, &mut reader, &mut pending, queues).await
+                else {
+                    self.finish(&mut reader, &mut pending, None).await;
+                    return;
+                };
+                done_before += old_done;
+            }
+        }
         loop {
             let mode = *self.control.borrow_and_update();
             if mode == Mode::Aborted {
@@ -114,11 +172,15 @@ impl WalFeed {
             // Every acknowledgement is committed at once (cheaply), durably once per
             // interval: a killed process then resends only the sends in flight.
             let durable = last_commit.elapsed() >= COMMIT_INTERVAL;
-            self.commit_acked_with(&mut reader, &mut pending, durable);
+            self.commit_acked_with(&mut reader, &mut pending, durable, prior.as_ref());
             if durable {
                 last_commit = Instant::now();
             }
-            if mode == Mode::Running && sampled.at.elapsed() >= UPDATE_INTERVAL {
+            if let Some(p) = prior.take_if(|p| reader.committed() >= p.until) {
+                tracing::info!(url = %self.url, skipped = p.skipped, "past what the last run's shards had delivered");
+            }
+            // No resharding while the last run's per-shard progress still applies.
+            if mode == Mode::Running && prior.is_none() && sampled.at.elapsed() >= UPDATE_INTERVAL {
                 let now = self.sample(&reader, done_before);
                 let want = self.desired(&mut calc, &sampled, &now);
                 sampled = now;
@@ -157,8 +219,17 @@ impl WalFeed {
                 pending.push_back(Pending { end, pushed });
             }
             let before = reader.position();
-            match reader.read(&mut batch, READ_BATCH) {
-                Ok(end) if end != before || !batch.is_empty() => batch_end = Some(end),
+            // Where the last run's shards got apart, one record at a time: a sample is
+            // skipped by the end position of its own record.
+            let skipping = prior.as_mut().filter(|p| before < p.until);
+            let max = if skipping.is_some() { 1 } else { READ_BATCH };
+            match reader.read(&mut batch, max) {
+                Ok(end) if end != before || !batch.is_empty() => {
+                    if let Some(p) = skipping {
+                        p.drop_delivered(&mut batch, end);
+                    }
+                    batch_end = Some(end);
+                }
                 Ok(_) => {}
                 Err(e) => {
                     tracing::error!(url = %self.url, error = %e, "wal read failed; retrying");
@@ -183,7 +254,7 @@ impl WalFeed {
                 }
             }
         }
-        self.finish(&mut reader, &mut pending).await;
+        self.finish(&mut reader, &mut pending, prior.as_ref()).await;
     }
 
     /// The counters the shard count is computed from.
@@ -319,15 +390,18 @@ impl WalFeed {
 
     /// Commits (durably) up to the last batch every shard has finished.
     fn commit_acked(&self, reader: &mut WalReader, pending: &mut VecDeque<Pending>) {
-        self.commit_acked_with(reader, pending, true);
+        self.commit_acked_with(reader, pending, true, None);
     }
 
-    /// Commits up to the last batch every shard has finished; fsynced when `durable`.
+    /// Commits up to the last batch every shard has finished, and per shard how far it
+    /// got past that (so a restart does not send again what one shard delivered while
+    /// another was still retrying); fsynced when `durable`.
     fn commit_acked_with(
         &self,
         reader: &mut WalReader,
         pending: &mut VecDeque<Pending>,
         durable: bool,
+        prior: Option<&PriorDelivery>,
     ) {
         let done: Vec<u64> = self.set.buffers.iter().map(|s| s.done()).collect();
         let mut acked = None;
@@ -338,7 +412,26 @@ impl WalFeed {
             acked = Some(p.end);
             pending.pop_front();
         }
-        let Some(pos) = acked else {
+        let committed = acked.unwrap_or(reader.committed());
+        // Pushed counts only grow: each shard has finished a prefix of the pending batches.
+        let mut ends: Vec<Position> = done
+            .iter()
+            .enumerate()
+            .map(|(i, d)| {
+                pending
+                    .iter()
+                    .take_while(|p| p.pushed.get(i).is_some_and(|x| x <= d))
+                    .last()
+                    .map_or(committed, |p| p.end)
+            })
+            .collect();
+        if let Some(p) = prior {
+            p.merge_into(&mut ends);
+        }
+        if !ends.iter().any(|e| *e > committed) {
+            ends.clear();
+        }
+        if acked.is_none() && ends == reader.shard_ends() {
             if durable {
                 // Once per interval: the lag gauges move during an outage, and a position
                 // stored without fsync is made durable.
@@ -348,13 +441,8 @@ impl WalFeed {
                 }
             }
             return;
-        };
-        let stored = if durable {
-            reader.commit(pos)
-        } else {
-            reader.commit_fast(pos)
-        };
-        if let Err(e) = stored {
+        }
+        if let Err(e) = reader.commit_shards(committed, &ends, durable) {
             // The position stays behind: a restart resends (duplicates, never a gap).
             tracing::error!(url = %self.url, error = %e, "wal reader commit failed");
         }
@@ -362,7 +450,12 @@ impl WalFeed {
 
     /// Drains the shards (unless aborted), waits for them to end and commits what they
     /// acknowledged; the rest stays in the WAL for the next start.
-    async fn finish(&mut self, reader: &mut WalReader, pending: &mut VecDeque<Pending>) {
+    async fn finish(
+        &mut self,
+        reader: &mut WalReader,
+        pending: &mut VecDeque<Pending>,
+        prior: Option<&PriorDelivery>,
+    ) {
         self.set.drain();
         let mut stopped = self.set.stopped.clone();
         let aborted = tokio::select! {
@@ -374,7 +467,7 @@ impl WalFeed {
             self.set.control.send_replace(Mode::Aborted);
             let _ = stopped.wait_for(|s| *s).await;
         }
-        self.commit_acked(reader, pending);
+        self.commit_acked_with(reader, pending, true, prior);
         tracing::info!(url = %self.url, committed = ?reader.committed(), unacknowledged_batches = pending.len(), "remote write wal reader stopped");
     }
 }

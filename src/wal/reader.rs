@@ -25,6 +25,10 @@ use crate::series::{Sample, Series};
 const INFLIGHT_KEPT: usize = 1024;
 /// Position file format marker.
 const POSITION_VERSION: &str = "v1";
+/// Position file format marker with per-shard progress.
+const SHARDS_VERSION: &str = "v2";
+/// Bound on the shard count read from a position file (a damaged file is not trusted).
+const MAX_SHARDS: usize = 4096;
 
 /// Where a reader without a committed position starts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,8 +55,11 @@ pub struct WalReader {
     /// Samples consumed in the current segment (read or skipped).
     read_in_seg: u64,
     committed: Position,
-    /// The last position stored with fsync (`committed` may be ahead of it).
-    durable: Position,
+    /// Per shard of the sender, the end of what that shard delivered past `committed`
+    /// (see [`WalReader::commit_shards`]); empty when nothing was delivered past it.
+    shard_ends: Vec<Position>,
+    /// Whether the last store was without fsync (see [`WalReader::sync`]).
+    unsynced: bool,
     /// (end of a read batch, samples before it, newest timestamp read), not yet committed.
     inflight: VecDeque<(Position, u64, i64)>,
     newest_read_ts: i64,
@@ -97,19 +104,21 @@ impl WalReader {
             series: RefMap::default(),
             read_in_seg: 0,
             committed: Position::default(),
-            durable: Position::default(),
+            shard_ends: Vec::new(),
+            unsynced: false,
             inflight: VecDeque::new(),
             newest_read_ts: i64::MIN,
             committed_at: None,
             head,
             inner,
         };
-        let pos = match r.load_position()? {
-            Some(p) => p,
-            None => r.start_position(start),
+        let (pos, shard_ends) = match r.load_position()? {
+            Some(d) => (d.committed, d.shard_ends),
+            None => (r.start_position(start), Vec::new()),
         };
         r.seek(pos)?;
-        r.commit(r.position())?;
+        // Kept through the store: what the last process delivered past `pos`.
+        r.store(r.position(), &shard_ends, true)?;
         Ok(r)
     }
 
@@ -187,33 +196,65 @@ impl WalReader {
     /// Records that everything up to `pos` was delivered: stored durably (temp file,
     /// fsync, rename) so that a restart resumes there, and lets truncation go past it.
     pub fn commit(&mut self, pos: Position) -> Result<(), ReaderError> {
-        self.store(pos, true)
+        self.store(pos, &[], true)
     }
 
-    /// Like [`WalReader::commit`] without the fsyncs: the position survives a killed
-    /// process (the page cache does) but not a power loss, where the next durable commit
-    /// bounds what is sent twice. Cheap enough to run after every acknowledgement, which
-    /// keeps what a `kill -9` makes the next start resend to the sends in flight.
-    pub fn commit_fast(&mut self, pos: Position) -> Result<(), ReaderError> {
-        self.store(pos, false)
+    /// Like [`WalReader::commit`] (fsynced only when `durable`), and also what a sender with
+    /// `shard_ends.len()` shards delivered past `pos`: shard `i` every sample of its series
+    /// in records ending at or before `shard_ends[i]`. A restart sends those samples once,
+    /// not again, when one shard got ahead of another before a stop or a crash.
+    pub fn commit_shards(
+        &mut self,
+        pos: Position,
+        shard_ends: &[Position],
+        durable: bool,
+    ) -> Result<(), ReaderError> {
+        self.store(pos, shard_ends, durable)
     }
 
-    /// Stores the committed position with fsync if only [`WalReader::commit_fast`] stored it.
+    /// The per-shard progress past the committed position last stored (at open: what the
+    /// previous process stored; see [`WalReader::commit_shards`]); empty when none.
+    pub fn shard_ends(&self) -> &[Position] {
+        &self.shard_ends
+    }
+
+    /// Stores the committed position with fsync if the last store was without (a
+    /// store without fsync survives a killed process, the page cache does, but not a power
+    /// loss; cheap enough after every acknowledgement, so that a `kill -9` makes the next
+    /// start resend only the sends in flight).
     pub fn sync(&mut self) -> Result<(), ReaderError> {
-        if self.durable == self.committed {
+        if !self.unsynced {
             return Ok(());
         }
-        self.store(self.committed, true)
+        let ends = std::mem::take(&mut self.shard_ends);
+        let stored = self.store(self.committed, &ends, true);
+        if stored.is_err() {
+            self.shard_ends = ends;
+        }
+        stored
     }
 
-    fn store(&mut self, pos: Position, durable: bool) -> Result<(), ReaderError> {
+    fn store(
+        &mut self,
+        pos: Position,
+        shard_ends: &[Position],
+        durable: bool,
+    ) -> Result<(), ReaderError> {
         let tmp = self.pos_path.with_extension("tmp");
         let io = |path: &PathBuf, source| ReaderError::Io {
             id: self.id.clone(),
             path: path.clone(),
             source,
         };
-        let text = format!("{POSITION_VERSION} {} {}\n", pos.segment, pos.offset);
+        let delivered = Delivered {
+            committed: pos,
+            shard_ends: if shard_ends.iter().any(|e| *e > pos) {
+                shard_ends.to_vec()
+            } else {
+                Vec::new()
+            },
+        };
+        let text = delivered.to_string();
         let write = || {
             File::create(&tmp)
                 .and_then(|mut f| {
@@ -232,10 +273,9 @@ impl WalReader {
         } else {
             write()?;
         }
-        if durable {
-            self.durable = pos;
-        }
+        self.unsynced = !durable;
         self.committed = pos;
+        self.shard_ends = delivered.shard_ends;
         self.inner
             .lock_readers()
             .committed
@@ -468,7 +508,7 @@ impl WalReader {
         Ok(())
     }
 
-    fn load_position(&self) -> Result<Option<Position>, ReaderError> {
+    fn load_position(&self) -> Result<Option<Delivered>, ReaderError> {
         let text = match std::fs::read_to_string(&self.pos_path) {
             Ok(t) => t,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -481,16 +521,20 @@ impl WalReader {
             }
         };
         let head = self.head.borrow().segment;
-        match parse_position(&text) {
-            Some(p) if p.segment <= head => Ok(Some(p)),
-            Some(p) => {
-                tracing::warn!(endpoint = %self.id, segment = p.segment, head, "wal reader position is past the end of the wal; starting from the oldest segment");
-                Ok(Some(self.start_position(StartAt::Oldest)))
+        let oldest = || Delivered {
+            committed: self.start_position(StartAt::Oldest),
+            shard_ends: Vec::new(),
+        };
+        match parse_delivered(&text) {
+            Some(d) if d.committed.segment <= head => Ok(Some(d)),
+            Some(d) => {
+                tracing::warn!(endpoint = %self.id, segment = d.committed.segment, head, "wal reader position is past the end of the wal; starting from the oldest segment");
+                Ok(Some(oldest()))
             }
             None => {
                 // Re-sending from the oldest data beats losing it.
                 tracing::warn!(endpoint = %self.id, path = %self.pos_path.display(), content = %text.escape_debug(), "damaged wal reader position; starting from the oldest segment");
-                Ok(Some(self.start_position(StartAt::Oldest)))
+                Ok(Some(oldest()))
             }
         }
     }
@@ -526,12 +570,63 @@ impl Drop for WalReader {
 
 /// Parses a position file (`v1 <segment> <offset>`).
 pub(crate) fn parse_position(text: &str) -> Option<Position> {
+    parse_delivered(text).map(|d| d.committed)
+}
+
+/// A reader's position file: everything before `committed` was delivered, and per shard
+/// of the sender, that shard's series up to `shard_ends[i]`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Delivered {
+    pub committed: Position,
+    pub shard_ends: Vec<Position>,
+}
+
+/// `v1 SEG OFF` (nothing past it), or `v2 SEG OFF N SEG0 OFF0 … SEGn-1 OFFn-1`.
+impl std::fmt::Display for Delivered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Position { segment, offset } = self.committed;
+        if self.shard_ends.is_empty() {
+            return writeln!(f, "{POSITION_VERSION} {segment} {offset}");
+        }
+        write!(
+            f,
+            "{SHARDS_VERSION} {segment} {offset} {}",
+            self.shard_ends.len()
+        )?;
+        for e in &self.shard_ends {
+            write!(f, " {} {}", e.segment, e.offset)?;
+        }
+        writeln!(f)
+    }
+}
+
+pub(crate) fn parse_delivered(text: &str) -> Option<Delivered> {
     let mut parts = text.split_ascii_whitespace();
-    match (parts.next(), parts.next(), parts.next(), parts.next()) {
-        (Some(POSITION_VERSION), Some(s), Some(o), None) => Some(Position {
-            segment: s.parse().ok()?,
-            offset: o.parse().ok()?,
+    let version = parts.next()?;
+    let nums = parts
+        .map(|p| p.parse::<u64>().ok())
+        .collect::<Option<Vec<u64>>>()?;
+    let pos = |pair: &[u64]| match *pair {
+        [segment, offset] => Some(Position { segment, offset }),
+        _ => None,
+    };
+    match (version, nums.as_slice()) {
+        (POSITION_VERSION, [s, o]) => Some(Delivered {
+            committed: pos(&[*s, *o])?,
+            shard_ends: Vec::new(),
         }),
+        (SHARDS_VERSION, [s, o, n, ends @ ..]) => {
+            let n = usize::try_from(*n)
+                .ok()
+                .filter(|n| (1..=MAX_SHARDS).contains(n))?;
+            if ends.len() != 2 * n {
+                return None;
+            }
+            Some(Delivered {
+                committed: pos(&[*s, *o])?,
+                shard_ends: ends.chunks(2).map(pos).collect::<Option<Vec<_>>>()?,
+            })
+        }
         _ => None,
     }
 }

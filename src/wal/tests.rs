@@ -452,3 +452,60 @@ fn lag_metrics_follow_commits() {
     assert_eq!(m.reader_lag_samples.get_or_create(&labels).get(), 0);
     assert_eq!(m.reader_lag_seconds.get_or_create(&labels).get(), 0.0);
 }
+
+#[test]
+fn position_files_round_trip_and_reject_damage() {
+    use super::reader::{Delivered, parse_delivered};
+    let p = |segment, offset| Position { segment, offset };
+    let plain = Delivered {
+        committed: p(3, 4096),
+        shard_ends: Vec::new(),
+    };
+    assert_eq!(plain.to_string(), "v1 3 4096\n");
+    let sharded = Delivered {
+        committed: p(3, 4096),
+        shard_ends: vec![p(3, 9000), p(4, 12)],
+    };
+    assert_eq!(sharded.to_string(), "v2 3 4096 2 3 9000 4 12\n");
+    for d in [&plain, &sharded] {
+        assert_eq!(parse_delivered(&d.to_string()).as_ref(), Some(d));
+    }
+    for bad in [
+        "",
+        "v1 3",
+        "v1 3 4096 7",
+        "v3 3 4096",
+        "v2 3 4096",
+        "v2 3 4096 0",
+        "v2 3 4096 2 3 9000",
+        "v2 3 4096 1 3 9000 4",
+        "v2 3 4096 99999 1 1",
+        "v1 -3 4096",
+    ] {
+        assert_eq!(parse_delivered(bad), None, "{bad:?}");
+    }
+}
+
+#[test]
+fn shard_progress_survives_a_reopen_and_a_plain_commit_clears_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = opts(dir.path(), 1 << 20, 1 << 30);
+    let s = series(2, "a");
+    let (end, first) = {
+        let (wal, _, _) = open(&o);
+        wal.append(&scrape(&s, 1)).unwrap();
+        let mut r = wal.reader("rw", StartAt::Oldest).unwrap();
+        let first = r.read(&mut Vec::new(), 1).unwrap();
+        wal.append(&scrape(&s, 2)).unwrap();
+        let (_, end) = read_all(&mut r);
+        // Not fsynced: a killed process keeps it (the page cache does).
+        r.commit_shards(first, &[end, first], false).unwrap();
+        (end, first)
+    };
+    let (wal, _, _) = open(&o);
+    let mut r = wal.reader("rw", StartAt::Oldest).unwrap();
+    assert_eq!(r.committed(), first);
+    assert_eq!(r.shard_ends(), [end, first]);
+    r.commit(end).unwrap();
+    assert!(r.shard_ends().is_empty());
+}
