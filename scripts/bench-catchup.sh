@@ -34,8 +34,15 @@ rows() { curl -s 127.0.0.1:8428/metrics | awk '/^vm_rows_inserted_total\{type="p
 m() { curl -s 127.0.0.1:9464/metrics | awk -v n="$1" '$1 ~ "^"n {s+=$2} END {print s+0}'; }
 sleep 15
 kill $VM; wait $VM 2>/dev/null
-echo "outage start $(date +%T)"; sleep "$OUT"
-echo "outage end $(date +%T)"
+rss() { awk '/^VmRSS/ {printf "%.1f", $2/1024}' "/proc/$SP/status"; }
+echo "outage start $(date +%T) rss ${rss_mib:=$(rss)} MiB"
+# RSS and reader lag every 10 s: the backlog is on disk, memory must stay flat.
+for ((t=10; t<=OUT; t+=10)); do
+  sleep 10
+  echo "  outage +${t}s rss $(rss) MiB lag $(m shoal_wal_reader_lag_samples) samples, $(m "shoal_wal_segments$") segments"
+done
+sleep $(( OUT % 10 ))
+echo "outage end $(date +%T) rss $(rss) MiB"
 vm; sleep 1
 until curl -s 127.0.0.1:8428/metrics >/dev/null; do sleep 0.2; done
 prev=$(rows); prev=${prev:-0}
