@@ -76,7 +76,8 @@ pub(crate) fn load_positions(dir: &Path) -> Result<HashMap<String, Position>, Op
         let Ok(id) = entry.file_name().into_string() else {
             continue;
         };
-        if id.ends_with(".tmp") {
+        // A reader's side files: the temp file of a durable store, the in-place ack file.
+        if id.ends_with(".tmp") || id.ends_with(super::reader::ACK_SUFFIX) {
             continue;
         }
         let text = std::fs::read_to_string(entry.path()).unwrap_or_default();

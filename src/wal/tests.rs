@@ -509,3 +509,45 @@ fn shard_progress_survives_a_reopen_and_a_plain_commit_clears_it() {
     r.commit(end).unwrap();
     assert!(r.shard_ends().is_empty());
 }
+
+#[test]
+fn a_torn_ack_file_falls_back_to_the_durable_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = opts(dir.path(), 1 << 20, 1 << 30);
+    let s = series(2, "a");
+    let (first, end) = {
+        let (wal, _, _) = open(&o);
+        wal.append(&scrape(&s, 1)).unwrap();
+        wal.append(&scrape(&s, 2)).unwrap();
+        let mut r = wal.reader("rw", StartAt::Oldest).unwrap();
+        let first = r.read(&mut Vec::new(), 1).unwrap();
+        r.commit(first).unwrap();
+        let (_, end) = read_all(&mut r);
+        r.commit_shards(end, &[], false).unwrap();
+        (first, end)
+    };
+    let ack = o.dir.join("readers/rw.ack");
+    let kept = std::fs::read(&ack).unwrap();
+    // Acknowledged without fsync, the process killed: the ack file has the newest.
+    {
+        let (wal, _, _) = open(&o);
+        assert_eq!(wal.reader("rw", StartAt::Oldest).unwrap().committed(), end);
+    }
+    // A power loss tore it: the durable file (one second older at most) is used.
+    std::fs::write(
+        o.dir.join("readers/rw"),
+        format!("v1 {} {}\n", first.segment, first.offset),
+    )
+    .unwrap();
+    std::fs::write(&ack, &kept[..kept.len() / 2]).unwrap();
+    let (wal, _, _) = open(&o);
+    assert_eq!(
+        wal.reader("rw", StartAt::Oldest).unwrap().committed(),
+        first
+    );
+    assert_eq!(
+        wal.reader_ids(),
+        ["rw"],
+        "the ack file is no reader of its own"
+    );
+}

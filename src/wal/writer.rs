@@ -284,10 +284,13 @@ impl Wal {
     pub fn remove_reader(&self, id: &str) -> std::io::Result<()> {
         self.inner.lock_readers().committed.remove(id);
         let path = self.inner.opts.dir.join(READERS_DIR).join(id);
-        match std::fs::remove_file(path) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
-            _ => Ok(()),
+        for p in [super::reader::ack_path(&path), path] {
+            match std::fs::remove_file(p) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
         }
+        Ok(())
     }
 
     /// Ids of the readers with a committed position (from disk or this run), sorted.
