@@ -4,13 +4,11 @@
 
 mod common;
 
-use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::target::Reply as TargetReply;
-use common::wal_agent::{self, Agent, EXIT_TIMEOUT};
+use common::wal_agent::{self, Agent, EXIT_TIMEOUT, per_series, receiver};
 use common::{Daemon, TargetServer, free_port, now_ms};
 use rand::Rng;
 use shoal::receiver::{Receiver, Reply};
@@ -27,15 +25,7 @@ async fn target() -> TargetServer {
 
 /// A target with `series` gauges whose value is the scrape count.
 async fn target_with(series: usize) -> TargetServer {
-    let t = TargetServer::start().await;
-    t.set_fn("/metrics", move |n| {
-        let mut body = String::new();
-        for i in 0..series {
-            body.push_str(&format!("wal_test_series{{i=\"{i}\"}} {n}\n"));
-        }
-        TargetReply::text(body)
-    });
-    t
+    wal_agent::gauge_target("wal_test_series", series).await
 }
 
 /// Small queue and WAL, so that backpressure and segment rotation happen in a short run.
@@ -49,12 +39,6 @@ fn config(target: &str, write_url: &str) -> String {
             "queue_config: {capacity: 60, max_shards: 2, min_shards: 2, max_samples_per_send: 30, batch_send_deadline: 200ms, min_backoff: 50ms, max_backoff: 1s}",
         ],
     )
-}
-
-async fn receiver() -> Receiver {
-    Receiver::start(SocketAddr::from(([127, 0, 0, 1], 0)))
-        .await
-        .unwrap()
 }
 
 /// Waits until the receiver holds a sample of `up` scraped at or after `ts`.
@@ -75,15 +59,6 @@ async fn wait_scraped_after(r: &Receiver, ts: i64, timeout: Duration) -> bool {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-}
-
-/// Timestamps per series, in arrival order.
-fn per_series(r: &Receiver) -> HashMap<BTreeMap<String, String>, Vec<i64>> {
-    let mut out: HashMap<_, Vec<i64>> = HashMap::new();
-    for s in r.samples() {
-        out.entry(s.labels).or_default().push(s.timestamp);
-    }
-    out
 }
 
 /// Every series arrived in strictly increasing timestamp order (so no duplicate), and

@@ -5,17 +5,14 @@
 
 mod common;
 
-use std::collections::{BTreeMap, HashMap};
 use std::fs::OpenOptions;
-use std::net::SocketAddr;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::target::Reply as TargetReply;
-use common::wal_agent::{self, Agent};
-use common::{TargetServer, now_ms, wait_for, wait_for_async};
-use shoal::receiver::{Receiver, Reply};
+use common::wal_agent::{self, Agent, per_series};
+use common::{now_ms, wait_for, wait_for_async};
+use shoal::receiver::Reply;
 
 /// Series the target exposes: a 32 KiB segment (the agent's disk bound of 256 KB / 8)
 /// then holds about four scrapes, and the whole backlog stays under the bound.
@@ -47,27 +44,10 @@ fn segments(storage: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// Samples per series, in arrival order.
-fn per_series(r: &Receiver) -> HashMap<BTreeMap<String, String>, Vec<i64>> {
-    let mut out: HashMap<_, Vec<i64>> = HashMap::new();
-    for s in r.samples() {
-        out.entry(s.labels).or_default().push(s.timestamp);
-    }
-    out
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn truncated_and_corrupted_segments_are_skipped_and_the_rest_sent_once() {
-    let t = TargetServer::start().await;
-    t.set_fn("/metrics", |n| {
-        let body: String = (0..SERIES)
-            .map(|i| format!("damage_test_series{{i=\"{i}\"}} {n}\n"))
-            .collect();
-        TargetReply::text(body)
-    });
-    let r = Receiver::start(SocketAddr::from(([127, 0, 0, 1], 0)))
-        .await
-        .unwrap();
+    let t = wal_agent::gauge_target("damage_test_series", SERIES).await;
+    let r = wal_agent::receiver().await;
     r.push_replies(std::iter::repeat_n(
         Reply::Status(503, "down".into()),
         1_000_000,

@@ -5,13 +5,12 @@
 mod common;
 
 use std::collections::{BTreeMap, HashMap};
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use common::target::Reply as TargetReply;
 use common::wal_agent::{self, Agent};
 use common::{TargetServer, now_ms, wait_for_async};
-use shoal::receiver::{Receiver, Reply};
+use shoal::receiver::Reply;
 
 const TARGETS: usize = 10;
 const SERIES: usize = 200;
@@ -43,9 +42,7 @@ async fn outage_of_many_targets_loses_nothing_and_memory_stays_flat() {
         });
         targets.push(server);
     }
-    let r = Receiver::start(SocketAddr::from(([127, 0, 0, 1], 0)))
-        .await
-        .unwrap();
+    let r = wal_agent::receiver().await;
     let addrs: Vec<String> = targets.iter().map(TargetServer::addr).collect();
     let cfg = wal_agent::config(
         "outage",

@@ -5,29 +5,18 @@
 mod common;
 
 use std::collections::{BTreeMap, HashMap};
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::target::Reply as TargetReply;
 use common::wal_agent::{self, Agent};
-use common::{TargetServer, now_ms, wait_for_async};
-use shoal::receiver::Receiver;
+use common::{now_ms, wait_for_async};
 
 /// Series the target exposes: 1000 samples/s at a 1 s interval.
 const SERIES: usize = 1000;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_receiver_raises_the_shard_count_and_nothing_is_lost_or_repeated() {
-    let t = TargetServer::start().await;
-    t.set_fn("/metrics", |n| {
-        let body: String = (0..SERIES)
-            .map(|i| format!("shard_test_series{{i=\"{i}\"}} {n}\n"))
-            .collect();
-        TargetReply::text(body)
-    });
-    let r = Receiver::start(SocketAddr::from(([127, 0, 0, 1], 0)))
-        .await
-        .unwrap();
+    let t = wal_agent::gauge_target("shard_test_series", SERIES).await;
+    let r = wal_agent::receiver().await;
     // One shard sends 100 samples per ~150 ms: well under the 1000 samples/s scraped.
     r.set_delay(Some(Duration::from_millis(120)..Duration::from_millis(180)));
     let cfg = wal_agent::config(

@@ -236,12 +236,8 @@ impl WalReader {
         if !self.unsynced {
             return Ok(());
         }
-        let ends = std::mem::take(&mut self.shard_ends);
-        let stored = self.store(self.committed, &ends, true);
-        if stored.is_err() {
-            self.shard_ends = ends;
-        }
-        stored
+        let ends = self.shard_ends.clone();
+        self.store(self.committed, &ends, true)
     }
 
     fn store(
@@ -541,17 +537,17 @@ impl WalReader {
         let ack = std::fs::read_to_string(ack_path(&self.pos_path))
             .ok()
             .and_then(|t| parse_delivered(checked(&t)?));
-        let text = match (ack, parse_delivered(&text)) {
-            (Some(a), Some(d)) if a.committed >= d.committed => a.to_string(),
-            (Some(a), None) => a.to_string(),
-            _ => text,
+        let delivered = match (ack, parse_delivered(&text)) {
+            (Some(a), Some(d)) if a.committed >= d.committed => Some(a),
+            (Some(a), None) => Some(a),
+            (_, d) => d,
         };
         let head = self.head.borrow().segment;
         let oldest = || Delivered {
             committed: self.start_position(StartAt::Oldest),
             shard_ends: Vec::new(),
         };
-        match parse_delivered(&text) {
+        match delivered {
             Some(d) if d.committed.segment <= head => Ok(Some(d)),
             Some(d) => {
                 tracing::warn!(endpoint = %self.id, segment = d.committed.segment, head, "wal reader position is past the end of the wal; starting from the oldest segment");

@@ -1,9 +1,13 @@
 //! A shoal process on a storage directory that outlives it (WAL tests: restarts, damage).
 
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use super::{Daemon, free_port, http_client, wait_for_async};
+use shoal::receiver::Receiver;
+
+use super::{Daemon, Reply, TargetServer, free_port, http_client, wait_for_async};
 
 /// How long a start may take.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -116,4 +120,32 @@ pub fn config(job: &str, targets: &[String], write_url: &str, write_lines: &[&st
         yaml.push_str(&format!("    {line}\n"));
     }
     yaml
+}
+
+/// A target with `series` gauges `<metric>{i="<k>"}` whose value is the scrape count.
+pub async fn gauge_target(metric: &'static str, series: usize) -> TargetServer {
+    let t = TargetServer::start().await;
+    t.set_fn("/metrics", move |n| {
+        let body: String = (0..series)
+            .map(|i| format!("{metric}{{i=\"{i}\"}} {n}\n"))
+            .collect();
+        Reply::text(body)
+    });
+    t
+}
+
+/// The recording remote-write receiver on a free loopback port.
+pub async fn receiver() -> Receiver {
+    Receiver::start(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .unwrap()
+}
+
+/// Timestamps per series, in arrival order.
+pub fn per_series(r: &Receiver) -> HashMap<BTreeMap<String, String>, Vec<i64>> {
+    let mut out: HashMap<_, Vec<i64>> = HashMap::new();
+    for s in r.samples() {
+        out.entry(s.labels).or_default().push(s.timestamp);
+    }
+    out
 }
