@@ -197,6 +197,143 @@ async fn kill_during_outage_then_restart_loses_nothing_and_duplicates_nothing() 
     assert_no_gap(&up, back - 2 * INTERVAL_MS, back + 2 * INTERVAL_MS);
 }
 
+/// Issue 9: one scrape's record split across two sends, the first acknowledged and the
+/// second refused; `kill -9`, restart: every sample once (the acknowledged part is not
+/// sent again, the rest is).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_split_across_sends_then_kill_9_sends_each_sample_once() {
+    // 40 series + 5 synthetic = 45 samples per scrape; sends of 30, one shard.
+    let t = target().await;
+    let r = receiver().await;
+    r.push_replies(std::iter::once(Reply::Accept).chain(outage()));
+    let storage = tempfile::tempdir().unwrap();
+    let cfg = wal_agent::config(
+        "wal",
+        &[t.addr()],
+        &r.url(),
+        &[
+            "queue_config: {capacity: 60, max_shards: 1, min_shards: 1, max_samples_per_send: 30, min_backoff: 50ms, max_backoff: 200ms}",
+        ],
+    );
+    let start = now_ms();
+    let mut a = Agent::start(&cfg, storage.path()).await;
+    // The acknowledged part of the first record is stored as a count past the position.
+    let readers = storage.path().join("wal").join("readers");
+    let split = common::wait_for(Duration::from_secs(20), || {
+        std::fs::read_dir(&readers).is_ok_and(|d| {
+            d.flatten().any(|e| {
+                e.file_name().to_string_lossy().ends_with(".ack")
+                    && std::fs::read_to_string(e.path()).is_ok_and(|t| t.starts_with("v3 "))
+            })
+        })
+    })
+    .await;
+    let files: Vec<String> = std::fs::read_dir(&readers)
+        .map(|d| {
+            d.flatten()
+                .map(|e| {
+                    format!(
+                        "{:?}: {:?}",
+                        e.file_name(),
+                        std::fs::read_to_string(e.path())
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(
+        split,
+        "no split recorded ({} samples received, positions {files:?}):\n{}",
+        r.samples().len(),
+        a.daemon.log_tail(40)
+    );
+    assert_eq!(r.samples().len(), 30, "the first send of 30 was accepted");
+    let killed = now_ms();
+    a.daemon.signal("KILL");
+    a.daemon.wait_exit(EXIT_TIMEOUT).await;
+    r.clear_replies();
+    let mut b = Agent::start(&cfg, storage.path()).await;
+    let back = now_ms();
+    assert!(wait_scraped_after(&r, back + 2 * INTERVAL_MS, Duration::from_secs(60)).await);
+    b.stop().await;
+    let up = check_exactly_once_in_order(&r);
+    assert!(
+        up.first().is_some_and(|f| *f <= killed),
+        "the first scrape arrived"
+    );
+    assert_no_gap(&up, start, back + 2 * INTERVAL_MS);
+}
+
+/// The independent check's scenario: 5 targets x 200 series at 1 s with the default
+/// queue settings, the receiver gone (connections refused), `kill -9` in the middle of the
+/// outage, restart, receiver back: every sample once, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receiver_refusing_connections_then_kill_9_sends_each_sample_once() {
+    let mut targets = Vec::new();
+    for _ in 0..5 {
+        targets.push(target_with(200).await);
+    }
+    let addrs: Vec<String> = targets.iter().map(TargetServer::addr).collect();
+    let r = receiver().await;
+    let proxy = common::tcp_proxy::TcpProxy::start(r.addr()).await;
+    let url = format!("http://{}/api/v1/write", proxy.addr());
+    let storage = tempfile::tempdir().unwrap();
+    let cfg = wal_agent::config("wal", &addrs, &url, &[]);
+    // A disk bound far above the outage's backlog: nothing may be dropped.
+    let mut a = Agent::start_opts(&cfg, storage.path(), "20s", "256MB").await;
+    assert!(wait_scraped_after(&r, now_ms() + 2 * INTERVAL_MS, Duration::from_secs(30)).await);
+    let start = now_ms();
+    proxy.cut();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let killed = now_ms();
+    a.daemon.signal("KILL");
+    a.daemon.wait_exit(EXIT_TIMEOUT).await;
+    let first_log = a.daemon.log_tail(30);
+    let mut b = Agent::start_opts(&cfg, storage.path(), "20s", "256MB").await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    proxy.restore().await;
+    let back = now_ms();
+    assert!(wait_scraped_after(&r, back + 2 * INTERVAL_MS, Duration::from_secs(60)).await);
+    b.stop().await;
+    // Per target: each series once per scrape of its `up`, in order.
+    let series = per_series(&r);
+    let up_of = |instance: &str| {
+        series
+            .iter()
+            .find(|(k, _)| {
+                k.get("__name__").map(String::as_str) == Some("up")
+                    && k.get("instance").map(String::as_str) == Some(instance)
+            })
+            .map(|(_, ts)| ts.clone())
+            .unwrap_or_default()
+    };
+    for (labels, ts) in &series {
+        for w in ts.windows(2) {
+            assert!(
+                w[0] < w[1],
+                "{labels:?}: {} then {} (duplicate)",
+                w[0],
+                w[1]
+            );
+        }
+        if labels.get("__name__").map(String::as_str) == Some("wal_test_series") {
+            let instance = labels.get("instance").cloned().unwrap_or_default();
+            let up = up_of(&instance);
+            let only_series: Vec<_> = ts.iter().filter(|t| !up.contains(t)).collect();
+            let only_up: Vec<_> = up.iter().filter(|t| !ts.contains(t)).collect();
+            assert!(
+                only_series.is_empty() && only_up.is_empty(),
+                "{labels:?}: scrapes only in the series {only_series:?}, only in up {only_up:?} (start {start}, killed {killed}, back {back})\nfirst run:\n{first_log}"
+            );
+        }
+    }
+    for addr in &addrs {
+        let up = up_of(addr);
+        assert_no_gap(&up, start, killed - INTERVAL_MS);
+        assert_no_gap(&up, back, back + 2 * INTERVAL_MS);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn receiver_failing_30_percent_at_random_gets_everything_once() {
     let t = target().await;

@@ -16,6 +16,7 @@
 
 mod backoff;
 mod client;
+mod delivery;
 pub mod encode;
 mod metrics;
 pub mod proto;

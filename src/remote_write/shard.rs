@@ -45,8 +45,6 @@ pub(crate) struct ShardBuffer {
     notify: Notify,
     /// Signalled when the task takes samples out: a waiting WAL reader may push again.
     space: Notify,
-    /// Samples ever queued (FIFO index of the next push).
-    pushed: AtomicU64,
     /// Samples ever finished: acknowledged by the receiver or dropped for good (4xx,
     /// encode, relabel), never those abandoned at shutdown. Samples are finished in push
     /// order, so everything pushed before `done` is settled (what WAL commits rely on).
@@ -83,7 +81,6 @@ impl ShardBuffer {
             }),
             notify: Notify::new(),
             space: Notify::new(),
-            pushed: AtomicU64::new(0),
             done: AtomicU64::new(0),
             finished: Arc::new(Notify::new()),
             capacity,
@@ -107,7 +104,6 @@ impl ShardBuffer {
                 return Push::Full;
             }
             q.samples.push_back(s.clone());
-            self.pushed.fetch_add(1, Ordering::AcqRel);
             q.samples.len()
         };
         // Wake the task when a deadline must start or a full batch is ready.
@@ -128,7 +124,6 @@ impl ShardBuffer {
             let before = q.samples.len();
             let n = src.len().min(self.capacity.saturating_sub(before));
             q.samples.extend(src.drain(..n));
-            self.pushed.fetch_add(n as u64, Ordering::AcqRel);
             (before, q.samples.len())
         };
         if (before == 0 && after > 0) || (before < self.wake_at && after >= self.wake_at) {
@@ -143,11 +138,6 @@ impl ShardBuffer {
 
     fn len(&self) -> usize {
         self.lock().samples.len()
-    }
-
-    /// Samples ever pushed.
-    pub fn pushed(&self) -> u64 {
-        self.pushed.load(Ordering::Acquire)
     }
 
     /// Signals `finished` (shared with other buffers) whenever samples are finished.
@@ -403,7 +393,7 @@ mod tests {
             })
             .collect();
         assert_eq!(b.push_many(&mut src), Push::Full);
-        assert_eq!((src.len(), b.len(), b.pushed()), (2, 3, 3));
+        assert_eq!((src.len(), b.len()), (2, 3));
         let mut out = Vec::new();
         b.take(10, &mut out);
         assert_eq!(b.push_many(&mut src), Push::Queued);

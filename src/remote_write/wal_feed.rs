@@ -1,15 +1,13 @@
 //! The WAL reader task of one endpoint: reads batches from the WAL, pushes them into the
 //! shards (waiting while a shard is full: the WAL holds the backlog on disk, so memory stays
-//! bounded whatever the outage), and commits the reader's position once everything before it
-//! has been acknowledged by the receiver.
+//! bounded whatever the outage), and stores the reader's progress as the shards finish
+//! samples.
 //!
-//! Acknowledgement tracking: each shard counts samples pushed and samples finished, both in
-//! FIFO order. After a batch is pushed, the task remembers (batch end position, pushed count
-//! of every shard). A batch is acknowledged once every shard's finished count has reached
-//! its snapshot; commits go up to the last acknowledged batch (stored at once, fsynced about
-//! once a second). Per shard, the commit also stores the end of the last batch that shard
-//! finished: after a stop or crash, the next start skips, in that range, the samples of the
-//! shards that were ahead (same shard count and series hash), so nothing is sent twice.
+//! What may be stored is decided by the pure [`Ledger`] (`delivery.rs`): every sample read
+//! is routed through it to its shard, every change of the shards' finished counts goes in,
+//! and the progress to store comes out (each change at once without fsync, durably about
+//! once a second). After a stop or a crash, the next start skips what the earlier run's
+//! shards had delivered past the committed position, so nothing is sent twice.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -19,14 +17,15 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use super::delivery::{Ledger, Route};
 use super::metrics::EndpointMetrics;
 use super::shard::{Mode, Push, ShardBuffer};
 use super::shard_set::{ShardFactory, ShardSet};
 use super::sharding::{Observed, ShardCalculator, UPDATE_INTERVAL};
 use crate::series::Sample;
-use crate::wal::{Position, ReaderError, StartAt, Wal, WalReader};
+use crate::wal::{ReaderError, StartAt, Wal, WalReader};
 
-/// How often acknowledged positions are committed.
+/// How often the progress is stored durably (fsync).
 const COMMIT_INTERVAL: Duration = Duration::from_secs(1);
 /// Samples read from the WAL per batch.
 const READ_BATCH: usize = 2000;
@@ -73,53 +72,6 @@ enum Pushed {
     Closed,
 }
 
-/// A pushed batch awaiting acknowledgement.
-struct Pending {
-    end: Position,
-    pushed: Vec<u64>,
-}
-
-/// What the previous process delivered past the committed position, per shard of its
-/// shard set (from the reader's position file): those samples are not sent again.
-struct PriorDelivery {
-    shard_ends: Vec<Position>,
-    /// The furthest of them: past it nothing is skipped.
-    until: Position,
-    /// Samples skipped so far (logged once the reader is past `until`).
-    skipped: u64,
-}
-
-impl PriorDelivery {
-    fn from_reader(reader: &WalReader) -> Option<PriorDelivery> {
-        let until = reader.shard_ends().iter().max().copied()?;
-        (until > reader.committed()).then(|| PriorDelivery {
-            shard_ends: reader.shard_ends().to_vec(),
-            until,
-            skipped: 0,
-        })
-    }
-
-    /// Drops from `batch` (one record, ending at `end`) what a shard already delivered.
-    fn drop_delivered(&mut self, batch: &mut Vec<Sample>, end: Position) {
-        let n = self.shard_ends.len();
-        let before = batch.len();
-        batch.retain(|s| {
-            let shard = shard_of_labels(s.series.labels.wire_bytes(), n);
-            self.shard_ends.get(shard).is_none_or(|e| end > *e)
-        });
-        self.skipped += (before - batch.len()) as u64;
-    }
-
-    /// Extends `ends` (ours, per shard) with what the previous process delivered.
-    fn merge_into(&self, ends: &mut [Position]) {
-        if ends.len() == self.shard_ends.len() {
-            for (e, p) in ends.iter_mut().zip(&self.shard_ends) {
-                *e = (*e).max(*p);
-            }
-        }
-    }
-}
-
 /// Counters at the last shard-count evaluation.
 struct Sampled {
     at: Instant,
@@ -129,7 +81,7 @@ struct Sampled {
 }
 
 impl WalFeed {
-    /// Runs until drained or aborted; commits what was acknowledged on the way out.
+    /// Runs until drained or aborted; stores what was delivered on the way out.
     pub async fn run(mut self) {
         let Some(mut reader) = self.open().await else {
             // Aborted before the reader could be opened: the shards have nothing.
@@ -137,60 +89,54 @@ impl WalFeed {
             return;
         };
         tracing::info!(url = %self.url, reader = %self.id, position = ?reader.position(), "remote write reading the wal");
-        let mut pending: VecDeque<Pending> = VecDeque::new();
+        let loaded = reader.delivered().clone();
+        // The earlier run's counts are per shard of its shard set: continue with its count.
+        if let Some(n) = Ledger::shards_for(&loaded).filter(|n| *n != self.set.buffers.len())
+            && self.replace_set(n).await.is_none()
+        {
+            return;
+        }
+        let mut ledger = Ledger::new(loaded, self.set.buffers.len());
+        if ledger.skipping() {
+            tracing::info!(url = %self.url, shards = ledger.shards(), samples = ledger.prior_remaining(), "the last run delivered samples past its committed position; they are not sent again");
+        }
         let mut batch: Vec<Sample> = Vec::with_capacity(READ_BATCH);
         // The read batch split by shard, waiting to be moved into the shards.
         let mut per_shard: Vec<VecDeque<Sample>> =
             self.set.buffers.iter().map(|_| VecDeque::new()).collect();
-        // The batch's end position, until all of it is pushed.
-        let mut batch_end: Option<Position> = None;
         let mut last_commit = Instant::now();
         let mut calc = ShardCalculator::new(self.bounds.0, self.bounds.1);
         let mut sampled = self.sample(&reader, 0);
         // Samples finished by shard sets already replaced.
         let mut done_before = 0u64;
-        let mut prior = PriorDelivery::from_reader(&reader);
-        if let Some(p) = &prior {
-            let n = p.shard_ends.len();
-            tracing::info!(url = %self.url, shards = n, until = ?p.until, "shards of the last run delivered past the committed position; their samples are not sent again");
-            if self.set.buffers.len() != n {
-                // Our shard i continues the last run's shard i: same count, same hash.
-                let queues = &mut per_shard;
-                let Some(old_done) = self.reshard(n, &mut reader, &mut pending, queues).await
-                else {
-                    self.finish(&mut reader, &mut pending, None).await;
-                    return;
-                };
-                done_before += old_done;
-            }
-        }
         loop {
             let mode = *self.control.borrow_and_update();
             if mode == Mode::Aborted {
                 break;
             }
-            // Every acknowledgement is committed at once (cheaply), durably once per
+            // Every acknowledgement is stored at once (cheaply), durably once per
             // interval: a killed process then resends only the sends in flight.
             let durable = last_commit.elapsed() >= COMMIT_INTERVAL;
-            self.commit_acked_with(&mut reader, &mut pending, durable, prior.as_ref());
+            self.commit(&mut reader, &mut ledger, durable);
             if durable {
                 last_commit = Instant::now();
             }
-            if let Some(p) = prior.take_if(|p| reader.committed() >= p.until) {
-                tracing::info!(url = %self.url, skipped = p.skipped, "past what the last run's shards had delivered");
-            }
-            // No resharding while the last run's per-shard progress still applies.
-            if mode == Mode::Running && prior.is_none() && sampled.at.elapsed() >= UPDATE_INTERVAL {
+            // Reshard only between batches (nothing read waits for a shard) and not while
+            // the earlier run's per-shard counts still apply.
+            let idle = per_shard.iter().all(VecDeque::is_empty);
+            if mode == Mode::Running
+                && idle
+                && !ledger.skipping()
+                && sampled.at.elapsed() >= UPDATE_INTERVAL
+            {
                 let now = self.sample(&reader, done_before);
                 let want = self.desired(&mut calc, &sampled, &now);
                 sampled = now;
                 if want != self.set.buffers.len() {
-                    let queues = &mut per_shard;
-                    let Some(old_done) =
-                        self.reshard(want, &mut reader, &mut pending, queues).await
-                    else {
+                    let Some(old_done) = self.reshard(want, &mut reader, &mut ledger).await else {
                         break;
                     };
+                    per_shard = self.set.buffers.iter().map(|_| VecDeque::new()).collect();
                     // The new set counts from zero.
                     done_before += old_done;
                     last_commit = Instant::now();
@@ -212,36 +158,29 @@ impl WalFeed {
                 // A shard is closed: the queue is stopping.
                 Pushed::Closed => break,
             }
-            if let Some(end) = batch_end.take() {
-                // Taken after the whole batch is pushed: acknowledged once every shard
-                // has finished this many.
-                let pushed = self.set.buffers.iter().map(|s| s.pushed()).collect();
-                pending.push_back(Pending { end, pushed });
-            }
             let before = reader.position();
-            // Where the last run's shards got apart, one record at a time: a sample is
-            // skipped by the end position of its own record.
-            let skipping = prior.as_mut().filter(|p| before < p.until);
-            let max = if skipping.is_some() { 1 } else { READ_BATCH };
-            match reader.read(&mut batch, max) {
+            let missing = ledger.begin_batch(before);
+            if missing > 0 {
+                tracing::warn!(url = %self.url, samples = missing, "samples the last run delivered were not found again (the wal changed); nothing more is skipped");
+            }
+            let read = match reader.read(&mut batch, READ_BATCH) {
                 Ok(end) if end != before || !batch.is_empty() => {
-                    if let Some(p) = skipping {
-                        p.drop_delivered(&mut batch, end);
-                    }
-                    batch_end = Some(end);
+                    route(&mut batch, &mut per_shard, &mut ledger);
+                    ledger.end_batch(end);
+                    true
                 }
-                Ok(_) => {}
+                Ok(_) => false,
                 Err(e) => {
                     tracing::error!(url = %self.url, error = %e, "wal read failed; retrying");
+                    batch.clear();
                     tokio::select! {
                         _ = tokio::time::sleep(RETRY_INTERVAL) => {}
                         _ = self.control.changed() => {}
                     }
                     continue;
                 }
-            }
-            split(&mut batch, &mut per_shard);
-            if batch_end.is_none() {
+            };
+            if !read {
                 if mode == Mode::Draining {
                     // Caught up with the head after scraping stopped.
                     break;
@@ -254,7 +193,7 @@ impl WalFeed {
                 }
             }
         }
-        self.finish(&mut reader, &mut pending, prior.as_ref()).await;
+        self.finish(&mut reader, &mut ledger).await;
     }
 
     /// The counters the shard count is computed from.
@@ -290,42 +229,56 @@ impl WalFeed {
         d.shards
     }
 
-    /// Drains the running set (everything pushed to it is then settled and committed),
-    /// starts `n` shards and re-splits what was not pushed yet. Returns what the old set
-    /// finished, or None if aborted meanwhile.
+    /// Drains the running set (everything pushed to it is then finished and stored) and
+    /// starts `n` shards. Returns what the old set finished, or None if aborted meanwhile.
     async fn reshard(
         &mut self,
         n: usize,
         reader: &mut WalReader,
-        pending: &mut VecDeque<Pending>,
-        per_shard: &mut Vec<VecDeque<Sample>>,
+        ledger: &mut Ledger,
     ) -> Option<u64> {
         let from = self.set.buffers.len();
         tracing::info!(url = %self.url, from, to = n, "resharding remote write");
+        self.drain_set().await?;
+        let done = self.finished_counts();
+        let n = match ledger.reshard(&done, n) {
+            Ok(d) => {
+                if let Err(e) = reader.store(d, true) {
+                    tracing::error!(url = %self.url, error = %e, "wal reader commit failed");
+                }
+                n
+            }
+            Err(e) => {
+                tracing::error!(url = %self.url, error = %e, "reshard refused; keeping the shard count");
+                ledger.shards()
+            }
+        };
+        let old_done = self.set.done();
+        self.set = self.factory.start(n);
+        Some(old_done)
+    }
+
+    /// Replaces the running set (which has nothing pushed yet) by `n` shards; None if
+    /// aborted meanwhile.
+    async fn replace_set(&mut self, n: usize) -> Option<()> {
+        self.drain_set().await?;
+        self.set = self.factory.start(n);
+        Some(())
+    }
+
+    /// Drains the running set and waits for its tasks to end; None if aborted meanwhile.
+    async fn drain_set(&mut self) -> Option<()> {
         self.set.drain();
         let mut stopped = self.set.stopped.clone();
         tokio::select! {
-            _ = stopped.wait_for(|s| *s) => {}
-            _ = self.control.wait_for(|m| *m == Mode::Aborted) => return None,
+            _ = stopped.wait_for(|s| *s) => Some(()),
+            _ = self.control.wait_for(|m| *m == Mode::Aborted) => None,
         }
-        self.commit_acked(reader, pending);
-        // Whatever is left pending was finished too (the set is drained): commit it.
-        if let Some(last) = pending.back()
-            && let Err(e) = reader.commit(last.end)
-        {
-            tracing::error!(url = %self.url, error = %e, "wal reader commit failed");
-        }
-        pending.clear();
-        let old_done = self.set.done();
-        self.set = self.factory.start(n);
-        // Per-series order: each series' samples sit in one old queue, in order.
-        let mut next: Vec<VecDeque<Sample>> = (0..n).map(|_| VecDeque::new()).collect();
-        for q in per_shard.iter_mut() {
-            let mut v: Vec<Sample> = q.drain(..).collect();
-            split(&mut v, &mut next);
-        }
-        *per_shard = next;
-        Some(old_done)
+    }
+
+    /// Per shard of the running set, samples finished.
+    fn finished_counts(&self) -> Vec<u64> {
+        self.set.buffers.iter().map(|s| s.done()).collect()
     }
 
     /// Opens the reader, retrying while a queue replaced by a reload still holds its id.
@@ -388,74 +341,29 @@ impl WalFeed {
         }
     }
 
-    /// Commits (durably) up to the last batch every shard has finished.
-    fn commit_acked(&self, reader: &mut WalReader, pending: &mut VecDeque<Pending>) {
-        self.commit_acked_with(reader, pending, true, None);
-    }
-
-    /// Commits up to the last batch every shard has finished, and per shard how far it
-    /// got past that (so a restart does not send again what one shard delivered while
-    /// another was still retrying); fsynced when `durable`.
-    fn commit_acked_with(
-        &self,
-        reader: &mut WalReader,
-        pending: &mut VecDeque<Pending>,
-        durable: bool,
-        prior: Option<&PriorDelivery>,
-    ) {
-        let done: Vec<u64> = self.set.buffers.iter().map(|s| s.done()).collect();
-        let mut acked = None;
-        while let Some(p) = pending.front() {
-            if p.pushed.iter().zip(&done).any(|(p, d)| d < p) {
-                break;
-            }
-            acked = Some(p.end);
-            pending.pop_front();
-        }
-        let committed = acked.unwrap_or(reader.committed());
-        // Pushed counts only grow: each shard has finished a prefix of the pending batches.
-        let mut ends: Vec<Position> = done
-            .iter()
-            .enumerate()
-            .map(|(i, d)| {
-                pending
-                    .iter()
-                    .take_while(|p| p.pushed.get(i).is_some_and(|x| x <= d))
-                    .last()
-                    .map_or(committed, |p| p.end)
-            })
-            .collect();
-        if let Some(p) = prior {
-            p.merge_into(&mut ends);
-        }
-        if !ends.iter().any(|e| *e > committed) {
-            ends.clear();
-        }
-        if acked.is_none() && ends == reader.shard_ends() {
-            if durable {
-                // Once per interval: the lag gauges move during an outage, and a position
+    /// Hands the shards' finished counts to the ledger and stores the progress when it
+    /// moved (fsynced when `durable`); with nothing new, makes the last store durable.
+    fn commit(&self, reader: &mut WalReader, ledger: &mut Ledger, durable: bool) {
+        let done = self.finished_counts();
+        let result = match ledger.acknowledge(&done) {
+            Some(d) => reader.store(d, durable),
+            None if durable => {
+                // Once per interval: the lag gauges move during an outage, and a progress
                 // stored without fsync is made durable.
                 reader.refresh_lag();
-                if let Err(e) = reader.sync() {
-                    tracing::error!(url = %self.url, error = %e, "wal reader commit failed");
-                }
+                reader.sync()
             }
-            return;
-        }
-        if let Err(e) = reader.commit_shards(committed, &ends, durable) {
+            None => Ok(()),
+        };
+        if let Err(e) = result {
             // The position stays behind: a restart resends (duplicates, never a gap).
             tracing::error!(url = %self.url, error = %e, "wal reader commit failed");
         }
     }
 
-    /// Drains the shards (unless aborted), waits for them to end and commits what they
-    /// acknowledged; the rest stays in the WAL for the next start.
-    async fn finish(
-        &mut self,
-        reader: &mut WalReader,
-        pending: &mut VecDeque<Pending>,
-        prior: Option<&PriorDelivery>,
-    ) {
+    /// Drains the shards (unless aborted), waits for them to end and stores what they
+    /// finished; the rest stays in the WAL for the next start.
+    async fn finish(&mut self, reader: &mut WalReader, ledger: &mut Ledger) {
         self.set.drain();
         let mut stopped = self.set.stopped.clone();
         let aborted = tokio::select! {
@@ -467,25 +375,28 @@ impl WalFeed {
             self.set.control.send_replace(Mode::Aborted);
             let _ = stopped.wait_for(|s| *s).await;
         }
-        self.commit_acked_with(reader, pending, true, prior);
-        tracing::info!(url = %self.url, committed = ?reader.committed(), unacknowledged_batches = pending.len(), "remote write wal reader stopped");
+        self.commit(reader, ledger, true);
+        tracing::info!(url = %self.url, committed = ?reader.committed(), delivered_past_it = ?ledger.stored().extra, "remote write wal reader stopped");
     }
 }
 
-/// Moves `batch` (emptied) into the per-shard queues, in order; no reference counting.
-fn split(batch: &mut Vec<Sample>, per_shard: &mut [VecDeque<Sample>]) {
-    if let [only] = per_shard {
-        only.extend(batch.drain(..));
-        return;
-    }
+/// Moves `batch` (emptied) into the per-shard queues, in order, dropping what an earlier
+/// run delivered; no reference counting.
+fn route(batch: &mut Vec<Sample>, per_shard: &mut [VecDeque<Sample>], ledger: &mut Ledger) {
+    let n = per_shard.len();
     for s in batch.drain(..) {
-        let i = shard_of_labels(s.series.labels.wire_bytes(), per_shard.len());
-        if let Some(q) = per_shard.get_mut(i) {
+        let i = if n == 1 {
+            0
+        } else {
+            shard_of_labels(s.series.labels.wire_bytes(), n)
+        };
+        if ledger.route(i) == Route::Send
+            && let Some(q) = per_shard.get_mut(i)
+        {
             q.push_back(s);
         }
     }
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::path::Path;
 
-use super::reader::parse_position;
+use super::position;
 use super::segment;
 use super::writer::{Index, SegInfo};
 use super::{Damage, OpenError, Position, RepairReport};
@@ -77,13 +77,10 @@ pub(crate) fn load_positions(dir: &Path) -> Result<HashMap<String, Position>, Op
             continue;
         };
         // A reader's side files: the temp file of a durable store, the in-place ack file.
-        if id.ends_with(".tmp") || id.ends_with(super::reader::ACK_SUFFIX) {
+        if position::is_side_file(&id) {
             continue;
         }
-        let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
-        // A damaged file holds everything back: its reader restarts from the oldest.
-        let pos = parse_position(&text).unwrap_or_default();
-        out.insert(id, pos);
+        out.insert(id, position::load_committed(&entry.path()));
     }
     Ok(out)
 }

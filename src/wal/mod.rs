@@ -44,8 +44,10 @@
 //! [`Sample`]: crate::series::Sample
 
 mod disk;
+mod lag;
 mod live;
 mod metrics;
+mod position;
 mod reader;
 mod record;
 mod resolve;
@@ -61,6 +63,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use metrics::{WalDropReason, WalMetrics};
+pub use position::Delivered;
 pub use reader::{StartAt, WalReader};
 pub use sink::WalSink;
 pub use writer::Wal;

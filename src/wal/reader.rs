@@ -1,36 +1,26 @@
-//! A reader: one per remote-write endpoint, with a durable committed position.
+//! A reader: one per remote-write endpoint, with a durable position ([`Delivered`]).
 //!
 //! Reads segments from disk in chunks (memory: one chunk plus the series of the current
 //! segment), yields samples with their series resolved, follows the writer (tail mode),
-//! and skips what the disk bound deleted or damage made unreadable, counting it.
+//! and skips what the disk bound deleted or damage made unreadable, counting it. The
+//! position files are `position.rs`, the lag gauges `lag.rs`.
 
-use std::collections::VecDeque;
 use std::fs::File;
-use std::io::{self, Write};
-use std::path::PathBuf;
+use std::io;
 use std::sync::Arc;
 
 use tokio::sync::watch;
 
+use super::lag::Lag;
 use super::live::RefMap;
-use super::metrics::{ReaderLabels, WalDropReason};
+use super::metrics::WalDropReason;
+use super::position::{self, Delivered, Parsed, PositionFiles, Stored};
 use super::record::{RecordType, SamplesIter};
 use super::resolve::{define, resolve};
 use super::segment::{self, Chunks, Next};
-use super::writer::{Head, Inner, reader_path, sync_dir};
+use super::writer::{Head, Inner, reader_path};
 use super::{Position, ReaderError};
 use crate::series::{Sample, Series};
-
-/// Read batches remembered for lag accounting until committed.
-const INFLIGHT_KEPT: usize = 1024;
-/// Position file format marker.
-const POSITION_VERSION: &str = "v1";
-/// Position file format marker with per-shard progress.
-const SHARDS_VERSION: &str = "v2";
-/// Suffix of the acknowledgement file written in place (see [`WalReader::commit_shards`]).
-pub(crate) const ACK_SUFFIX: &str = ".ack";
-/// Bound on the shard count read from a position file (a damaged file is not trusted).
-const MAX_SHARDS: usize = 4096;
 
 /// Where a reader without a committed position starts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,7 +35,6 @@ pub enum StartAt {
 pub struct WalReader {
     inner: Arc<Inner>,
     id: String,
-    pos_path: PathBuf,
     seg: u64,
     file: Option<File>,
     /// Length of the current segment once it is sealed (it no longer changes).
@@ -56,21 +45,12 @@ pub struct WalReader {
     series: RefMap<Arc<Series>>,
     /// Samples consumed in the current segment (read or skipped).
     read_in_seg: u64,
-    committed: Position,
-    /// Per shard of the sender, the end of what that shard delivered past `committed`
-    /// (see [`WalReader::commit_shards`]); empty when nothing was delivered past it.
-    shard_ends: Vec<Position>,
+    /// What was stored last (at open: what the previous process stored).
+    delivered: Delivered,
+    files: PositionFiles,
     /// Whether the last store was without fsync (see [`WalReader::sync`]).
     unsynced: bool,
-    /// The acknowledgement file (`<id>.ack`), rewritten in place on every store: no new
-    /// inode per acknowledgement (a create and rename per ack cost a third of the WAL's
-    /// CPU); opened at the first store.
-    ack: Option<AckFile>,
-    /// (end of a read batch, samples before it, newest timestamp read), not yet committed.
-    inflight: VecDeque<(Position, u64, i64)>,
-    newest_read_ts: i64,
-    /// Samples before, and newest timestamp at, the last committed position (lag gauges).
-    committed_at: Option<(u64, i64)>,
+    lag: Lag,
     head: watch::Receiver<Head>,
 }
 
@@ -79,7 +59,7 @@ impl std::fmt::Debug for WalReader {
         f.debug_struct("WalReader")
             .field("id", &self.id)
             .field("position", &self.position())
-            .field("committed", &self.committed)
+            .field("delivered", &self.delivered)
             .finish_non_exhaustive()
     }
 }
@@ -93,8 +73,7 @@ impl WalReader {
             && id != "."
             && id != ".."
             // Those are the reader's own side files.
-            && !id.ends_with(".tmp")
-            && !id.ends_with(ACK_SUFFIX);
+            && !position::is_side_file(id);
         if !valid {
             return Err(ReaderError::InvalidId { id: id.to_owned() });
         }
@@ -105,30 +84,29 @@ impl WalReader {
         let head = inner.head.subscribe();
         let mut r = WalReader {
             id: id.to_owned(),
-            pos_path,
+            files: PositionFiles::new(pos_path),
             seg: 0,
             file: None,
             sealed_len: None,
             chunks: Chunks::default(),
             series: RefMap::default(),
             read_in_seg: 0,
-            committed: Position::default(),
-            shard_ends: Vec::new(),
+            delivered: Delivered::default(),
             unsynced: false,
-            ack: None,
-            inflight: VecDeque::new(),
-            newest_read_ts: i64::MIN,
-            committed_at: None,
+            lag: Lag::new(id, inner.metrics.clone()),
             head,
             inner,
         };
-        let (pos, shard_ends) = match r.load_position()? {
-            Some(d) => (d.committed, d.shard_ends),
-            None => (r.start_position(start), Vec::new()),
-        };
-        r.seek(pos)?;
-        // Kept through the store: what the last process delivered past `pos`.
-        r.store(r.position(), &shard_ends, true)?;
+        let mut loaded = r
+            .load_position()?
+            .unwrap_or_else(|| Delivered::at(r.start_position(start)));
+        r.seek(loaded.committed)?;
+        if r.position() != loaded.committed {
+            // Not a record end: the counts past it no longer line up.
+            loaded = Delivered::at(r.position());
+        }
+        // Kept through the store: what the last process delivered past the position.
+        r.store(&loaded, true)?;
         Ok(r)
     }
 
@@ -153,7 +131,13 @@ impl WalReader {
 
     /// The last committed position (where a restart resumes).
     pub fn committed(&self) -> Position {
-        self.committed
+        self.delivered.committed
+    }
+
+    /// The progress stored last; at open, what the previous process stored (its samples
+    /// past the committed position must not be sent again).
+    pub fn delivered(&self) -> &Delivered {
+        &self.delivered
     }
 
     /// Appends up to about `max` samples (whole records) to `out`, without waiting; returns
@@ -168,11 +152,8 @@ impl WalReader {
         }
         let pos = self.position();
         if out.len() > before {
-            if self.inflight.len() >= INFLIGHT_KEPT {
-                self.inflight.pop_front();
-            }
-            self.inflight
-                .push_back((pos, self.samples_before(), self.newest_read_ts));
+            let samples = self.samples_before();
+            self.lag.read(pos, samples);
         }
         Ok(pos)
     }
@@ -203,151 +184,49 @@ impl WalReader {
         }
     }
 
-    /// Records that everything up to `pos` was delivered: stored durably (temp file,
-    /// fsync, rename) so that a restart resumes there, and lets truncation go past it.
+    /// Records that everything up to `pos` was delivered, durably (temp file, fsync,
+    /// rename): a restart resumes there, and truncation may go past it.
     pub fn commit(&mut self, pos: Position) -> Result<(), ReaderError> {
-        self.store(pos, &[], true)
+        self.store(&Delivered::at(pos), true)
     }
 
-    /// Like [`WalReader::commit`] (fsynced only when `durable`), and also what a sender with
-    /// `shard_ends.len()` shards delivered past `pos`: shard `i` every sample of its series
-    /// in records ending at or before `shard_ends[i]`. A restart sends those samples once,
-    /// not again, when one shard got ahead of another before a stop or a crash.
-    pub fn commit_shards(
-        &mut self,
-        pos: Position,
-        shard_ends: &[Position],
-        durable: bool,
-    ) -> Result<(), ReaderError> {
-        self.store(pos, shard_ends, durable)
+    /// Stores `d` at once in the ack file (survives a killed process) and, when `durable`,
+    /// in the fsynced position file (survives a power loss).
+    pub fn store(&mut self, d: &Delivered, durable: bool) -> Result<(), ReaderError> {
+        self.files
+            .store(d, durable)
+            .map_err(|(path, source)| ReaderError::Io {
+                id: self.id.clone(),
+                path,
+                source,
+            })?;
+        self.unsynced = !durable;
+        self.delivered = d.clone();
+        self.inner
+            .lock_readers()
+            .committed
+            .insert(self.id.clone(), d.committed);
+        let (position, samples) = (self.position(), self.samples_before());
+        let head = *self.head.borrow();
+        self.lag.committed(d.committed, position, samples, &head);
+        Ok(())
     }
 
-    /// The per-shard progress past the committed position last stored (at open: what the
-    /// previous process stored; see [`WalReader::commit_shards`]); empty when none.
-    pub fn shard_ends(&self) -> &[Position] {
-        &self.shard_ends
-    }
-
-    /// Stores the committed position with fsync if the last store was without (a
-    /// store without fsync survives a killed process, the page cache does, but not a power
-    /// loss; cheap enough after every acknowledgement, so that a `kill -9` makes the next
-    /// start resend only the sends in flight).
+    /// Stores the last progress with fsync if the last store was without (a store without
+    /// fsync survives a killed process, the page cache does, but not a power loss; cheap
+    /// enough after every acknowledgement, so that a `kill -9` makes the next start resend
+    /// only the sends in flight).
     pub fn sync(&mut self) -> Result<(), ReaderError> {
         if !self.unsynced {
             return Ok(());
         }
-        let ends = self.shard_ends.clone();
-        self.store(self.committed, &ends, true)
+        let d = self.delivered.clone();
+        self.store(&d, true)
     }
 
-    fn store(
-        &mut self,
-        pos: Position,
-        shard_ends: &[Position],
-        durable: bool,
-    ) -> Result<(), ReaderError> {
-        let tmp = with_suffix(&self.pos_path, ".tmp");
-        let io = |path: &PathBuf, source| ReaderError::Io {
-            id: self.id.clone(),
-            path: path.clone(),
-            source,
-        };
-        let delivered = Delivered {
-            committed: pos,
-            shard_ends: if shard_ends.iter().any(|e| *e > pos) {
-                shard_ends.to_vec()
-            } else {
-                Vec::new()
-            },
-        };
-        let text = delivered.to_string();
-        // Every store: in place, no fsync (survives a killed process, the page cache does).
-        let ack_path = ack_path(&self.pos_path);
-        if self.ack.is_none() {
-            self.ack = Some(AckFile::open(&ack_path).map_err(|e| io(&ack_path, e))?);
-        }
-        if let Some(ack) = self.ack.as_mut() {
-            ack.write(&text).map_err(|e| io(&ack_path, e))?;
-        }
-        // Durable stores (about once a second): temp file, fsync, rename, directory
-        // fsync; what a power loss falls back to when the ack file is torn.
-        if durable {
-            off_worker(|| {
-                File::create(&tmp)
-                    .and_then(|mut f| {
-                        f.write_all(text.as_bytes())?;
-                        f.sync_data()
-                    })
-                    .map_err(|e| io(&tmp, e))?;
-                std::fs::rename(&tmp, &self.pos_path).map_err(|e| io(&self.pos_path, e))?;
-                if let Some(dir) = self.pos_path.parent() {
-                    sync_dir(dir).map_err(|e| io(&dir.to_path_buf(), e))?;
-                }
-                Ok::<(), ReaderError>(())
-            })?;
-        }
-        self.unsynced = !durable;
-        self.committed = pos;
-        self.shard_ends = delivered.shard_ends;
-        self.inner
-            .lock_readers()
-            .committed
-            .insert(self.id.clone(), pos);
-        self.update_lag();
-        Ok(())
-    }
-
-    fn update_lag(&mut self) {
-        let mut done = None;
-        while let Some(&(p, samples, ts)) = self.inflight.front() {
-            if p > self.committed {
-                break;
-            }
-            done = Some((samples, ts));
-            self.inflight.pop_front();
-        }
-        let head = *self.head.borrow();
-        let labels = ReaderLabels {
-            endpoint: self.id.clone(),
-        };
-        let m = &self.inner.metrics;
-        if let Some((samples, ts)) = done {
-            self.committed_at = Some((samples, ts));
-            let lag = head.samples.saturating_sub(samples);
-            m.reader_lag_samples
-                .get_or_create(&labels)
-                .set(i64::try_from(lag).unwrap_or(i64::MAX));
-            let secs = (head.newest_ts.saturating_sub(ts)).max(0) as f64 / 1000.0;
-            m.reader_lag_seconds.get_or_create(&labels).set(secs);
-        } else if self.inflight.is_empty() && self.committed == self.position() {
-            let before = self.samples_before();
-            self.committed_at = Some((before, self.newest_read_ts));
-            let lag = head.samples.saturating_sub(before);
-            m.reader_lag_samples
-                .get_or_create(&labels)
-                .set(i64::try_from(lag).unwrap_or(i64::MAX));
-        }
-    }
-
-    /// Updates the lag gauges while nothing gets committed (an outage): the writer moves
-    /// on, the committed position does not.
+    /// Updates the lag gauges while nothing gets committed (an outage).
     pub fn refresh_lag(&self) {
-        let Some((samples, ts)) = self.committed_at else {
-            return;
-        };
-        let head = *self.head.borrow();
-        let labels = ReaderLabels {
-            endpoint: self.id.clone(),
-        };
-        let m = &self.inner.metrics;
-        let lag = head.samples.saturating_sub(samples);
-        m.reader_lag_samples
-            .get_or_create(&labels)
-            .set(i64::try_from(lag).unwrap_or(i64::MAX));
-        if ts != i64::MIN {
-            let secs = (head.newest_ts.saturating_sub(ts)).max(0) as f64 / 1000.0;
-            m.reader_lag_seconds.get_or_create(&labels).set(secs);
-        }
+        self.lag.refresh(&self.head.borrow());
     }
 
     /// Samples before the read position, counted from the oldest segment at open.
@@ -407,7 +286,7 @@ impl WalReader {
                     RecordType::Samples => resolve(|id| self.series.get(&id), payload, out),
                 };
                 self.read_in_seg += n;
-                self.newest_read_ts = self.newest_read_ts.max(newest);
+                self.lag.saw(newest);
                 self.inner
                     .metrics
                     .drop(&self.id, WalDropReason::unknown_series, unknown);
@@ -522,43 +401,32 @@ impl WalReader {
     }
 
     fn load_position(&self) -> Result<Option<Delivered>, ReaderError> {
-        let text = match std::fs::read_to_string(&self.pos_path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => {
-                return Err(ReaderError::Io {
-                    id: self.id.clone(),
-                    path: self.pos_path.clone(),
-                    source,
-                });
-            }
-        };
-        // The ack file is newer unless torn (a power loss) or behind (a failed write).
-        let ack = std::fs::read_to_string(ack_path(&self.pos_path))
-            .ok()
-            .and_then(|t| parse_delivered(checked(&t)?));
-        let delivered = match (ack, parse_delivered(&text)) {
-            (Some(a), Some(d)) if a.committed >= d.committed => Some(a),
-            (Some(a), None) => Some(a),
-            (_, d) => d,
-        };
+        let path = reader_path(&self.inner.opts.dir, &self.id);
+        let stored = position::load(&path).map_err(|source| ReaderError::Io {
+            id: self.id.clone(),
+            path: path.clone(),
+            source,
+        })?;
         let head = self.head.borrow().segment;
-        let oldest = || Delivered {
-            committed: self.start_position(StartAt::Oldest),
-            shard_ends: Vec::new(),
-        };
-        match delivered {
-            Some(d) if d.committed.segment <= head => Ok(Some(d)),
-            Some(d) => {
-                tracing::warn!(endpoint = %self.id, segment = d.committed.segment, head, "wal reader position is past the end of the wal; starting from the oldest segment");
-                Ok(Some(oldest()))
+        let oldest = || Delivered::at(self.start_position(StartAt::Oldest));
+        let d = match stored {
+            Stored::Missing => return Ok(None),
+            Stored::Found(Parsed::Current(d)) => d,
+            Stored::Found(Parsed::Legacy(d)) => {
+                tracing::warn!(endpoint = %self.id, "wal reader position of an older shoal: samples its shards delivered past it may be sent once more");
+                d
             }
-            None => {
+            Stored::Damaged(text) => {
                 // Re-sending from the oldest data beats losing it.
-                tracing::warn!(endpoint = %self.id, path = %self.pos_path.display(), content = %text.escape_debug(), "damaged wal reader position; starting from the oldest segment");
-                Ok(Some(oldest()))
+                tracing::warn!(endpoint = %self.id, path = %path.display(), content = %text.escape_debug(), "damaged wal reader position; starting from the oldest segment");
+                return Ok(Some(oldest()));
             }
+        };
+        if d.committed.segment > head {
+            tracing::warn!(endpoint = %self.id, segment = d.committed.segment, head, "wal reader position is past the end of the wal; starting from the oldest segment");
+            return Ok(Some(oldest()));
         }
+        Ok(Some(d))
     }
 
     fn start_position(&self, start: StartAt) -> Position {
@@ -588,139 +456,4 @@ impl Drop for WalReader {
         // The committed position stays registered: it still holds back truncation.
         self.inner.lock_readers().open.remove(&self.id);
     }
-}
-
-/// Parses a position file (`v1 <segment> <offset>`).
-pub(crate) fn parse_position(text: &str) -> Option<Position> {
-    parse_delivered(text).map(|d| d.committed)
-}
-
-/// A reader's position file: everything before `committed` was delivered, and per shard
-/// of the sender, that shard's series up to `shard_ends[i]`.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Delivered {
-    pub committed: Position,
-    pub shard_ends: Vec<Position>,
-}
-
-/// `v1 SEG OFF` (nothing past it), or `v2 SEG OFF N SEG0 OFF0 … SEGn-1 OFFn-1`.
-impl std::fmt::Display for Delivered {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let Position { segment, offset } = self.committed;
-        if self.shard_ends.is_empty() {
-            return writeln!(f, "{POSITION_VERSION} {segment} {offset}");
-        }
-        write!(
-            f,
-            "{SHARDS_VERSION} {segment} {offset} {}",
-            self.shard_ends.len()
-        )?;
-        for e in &self.shard_ends {
-            write!(f, " {} {}", e.segment, e.offset)?;
-        }
-        writeln!(f)
-    }
-}
-
-pub(crate) fn parse_delivered(text: &str) -> Option<Delivered> {
-    let mut parts = text.split_ascii_whitespace();
-    let version = parts.next()?;
-    let nums = parts
-        .map(|p| p.parse::<u64>().ok())
-        .collect::<Option<Vec<u64>>>()?;
-    let pos = |pair: &[u64]| match *pair {
-        [segment, offset] => Some(Position { segment, offset }),
-        _ => None,
-    };
-    match (version, nums.as_slice()) {
-        (POSITION_VERSION, [s, o]) => Some(Delivered {
-            committed: pos(&[*s, *o])?,
-            shard_ends: Vec::new(),
-        }),
-        (SHARDS_VERSION, [s, o, n, ends @ ..]) => {
-            let n = usize::try_from(*n)
-                .ok()
-                .filter(|n| (1..=MAX_SHARDS).contains(n))?;
-            if ends.len() != 2 * n {
-                return None;
-            }
-            Some(Delivered {
-                committed: pos(&[*s, *o])?,
-                shard_ends: ends.chunks(2).map(pos).collect::<Option<Vec<_>>>()?,
-            })
-        }
-        _ => None,
-    }
-}
-
-/// Runs blocking disk work (fsyncs) without stalling the other tasks of this runtime
-/// worker (scrape loops): on a slow disk an fsync can take longer than a scrape interval.
-fn off_worker<R>(f: impl FnOnce() -> R) -> R {
-    use tokio::runtime::{Handle, RuntimeFlavor};
-    match Handle::try_current() {
-        Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
-        _ => f(),
-    }
-}
-
-/// `readers/<id>.ack` next to `readers/<id>`.
-pub(crate) fn ack_path(pos_path: &std::path::Path) -> PathBuf {
-    with_suffix(pos_path, ACK_SUFFIX)
-}
-
-/// `path` with `suffix` appended (ids may hold dots: no extension replacing).
-fn with_suffix(path: &std::path::Path, suffix: &str) -> PathBuf {
-    let mut s = path.as_os_str().to_owned();
-    s.push(suffix);
-    PathBuf::from(s)
-}
-
-/// A small file rewritten in place at offset 0; shorter contents are padded with spaces
-/// (the parser splits on whitespace), so it never needs truncating.
-struct AckFile {
-    file: File,
-    len: usize,
-    buf: Vec<u8>,
-}
-
-impl AckFile {
-    fn open(path: &std::path::Path) -> io::Result<AckFile> {
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)?;
-        let len = usize::try_from(file.metadata()?.len()).unwrap_or(usize::MAX);
-        Ok(AckFile {
-            file,
-            len,
-            buf: Vec::new(),
-        })
-    }
-
-    /// Writes `text` followed by its CRC32C, so that a torn write is not read as a
-    /// position (it could point into the middle of a record).
-    fn write(&mut self, text: &str) -> io::Result<()> {
-        use std::io::Write as _;
-        use std::os::unix::fs::FileExt as _;
-        let text = text.trim_end();
-        self.buf.clear();
-        self.buf.extend_from_slice(text.as_bytes());
-        write!(self.buf, " {:08x}", crc32c::crc32c(text.as_bytes()))?;
-        if self.buf.len() < self.len {
-            self.buf.resize(self.len, b' ');
-        }
-        self.file.write_all_at(&self.buf, 0)?;
-        self.len = self.buf.len();
-        Ok(())
-    }
-}
-
-/// The text of an ack file without its trailing CRC32C, if the checksum matches.
-fn checked(content: &str) -> Option<&str> {
-    let content = content.trim_end();
-    let (text, crc) = content.rsplit_once(' ')?;
-    let crc = u32::from_str_radix(crc, 16).ok()?;
-    (crc32c::crc32c(text.as_bytes()) == crc).then_some(text)
 }

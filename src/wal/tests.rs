@@ -454,40 +454,7 @@ fn lag_metrics_follow_commits() {
 }
 
 #[test]
-fn position_files_round_trip_and_reject_damage() {
-    use super::reader::{Delivered, parse_delivered};
-    let p = |segment, offset| Position { segment, offset };
-    let plain = Delivered {
-        committed: p(3, 4096),
-        shard_ends: Vec::new(),
-    };
-    assert_eq!(plain.to_string(), "v1 3 4096\n");
-    let sharded = Delivered {
-        committed: p(3, 4096),
-        shard_ends: vec![p(3, 9000), p(4, 12)],
-    };
-    assert_eq!(sharded.to_string(), "v2 3 4096 2 3 9000 4 12\n");
-    for d in [&plain, &sharded] {
-        assert_eq!(parse_delivered(&d.to_string()).as_ref(), Some(d));
-    }
-    for bad in [
-        "",
-        "v1 3",
-        "v1 3 4096 7",
-        "v3 3 4096",
-        "v2 3 4096",
-        "v2 3 4096 0",
-        "v2 3 4096 2 3 9000",
-        "v2 3 4096 1 3 9000 4",
-        "v2 3 4096 99999 1 1",
-        "v1 -3 4096",
-    ] {
-        assert_eq!(parse_delivered(bad), None, "{bad:?}");
-    }
-}
-
-#[test]
-fn shard_progress_survives_a_reopen_and_a_plain_commit_clears_it() {
+fn delivered_counts_survive_a_reopen_and_a_plain_commit_clears_them() {
     let dir = tempfile::tempdir().unwrap();
     let o = opts(dir.path(), 1 << 20, 1 << 30);
     let s = series(2, "a");
@@ -498,16 +465,22 @@ fn shard_progress_survives_a_reopen_and_a_plain_commit_clears_it() {
         let first = r.read(&mut Vec::new(), 1).unwrap();
         wal.append(&scrape(&s, 2)).unwrap();
         let (_, end) = read_all(&mut r);
+        let d = Delivered {
+            committed: first,
+            extra: vec![1, 0],
+            until: end,
+        };
         // Not fsynced: a killed process keeps it (the page cache does).
-        r.commit_shards(first, &[end, first], false).unwrap();
+        r.store(&d, false).unwrap();
         (end, first)
     };
     let (wal, _, _) = open(&o);
     let mut r = wal.reader("rw", StartAt::Oldest).unwrap();
     assert_eq!(r.committed(), first);
-    assert_eq!(r.shard_ends(), [end, first]);
+    assert_eq!(r.delivered().extra, [1, 0]);
+    assert_eq!(r.delivered().until, end);
     r.commit(end).unwrap();
-    assert!(r.shard_ends().is_empty());
+    assert!(!r.delivered().has_extra());
 }
 
 #[test]
@@ -523,7 +496,7 @@ fn a_torn_ack_file_falls_back_to_the_durable_position() {
         let first = r.read(&mut Vec::new(), 1).unwrap();
         r.commit(first).unwrap();
         let (_, end) = read_all(&mut r);
-        r.commit_shards(end, &[], false).unwrap();
+        r.store(&Delivered::at(end), false).unwrap();
         (first, end)
     };
     let ack = o.dir.join("readers/rw.ack");

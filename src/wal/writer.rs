@@ -283,14 +283,7 @@ impl Wal {
     /// truncation; deletes its position file.
     pub fn remove_reader(&self, id: &str) -> std::io::Result<()> {
         self.inner.lock_readers().committed.remove(id);
-        let path = self.inner.opts.dir.join(READERS_DIR).join(id);
-        for p in [super::reader::ack_path(&path), path] {
-            match std::fs::remove_file(p) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
-                _ => {}
-            }
-        }
-        Ok(())
+        super::position::remove(&self.inner.opts.dir.join(READERS_DIR).join(id))
     }
 
     /// Ids of the readers with a committed position (from disk or this run), sorted.

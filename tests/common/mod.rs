@@ -19,6 +19,7 @@ pub mod receiver;
 pub mod samples;
 pub mod shoal;
 pub mod target;
+pub mod tcp_proxy;
 pub mod wal_agent;
 
 use std::future::Future;
