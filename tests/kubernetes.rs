@@ -180,8 +180,6 @@ fn pod_common(name: &str, ip: &str, ready: &str) -> Vec<(String, String)> {
         ("namespace", "default"),
         ("pod_name", name),
         ("pod_ip", ip),
-        ("pod_ipv4", ip),
-        ("pod_ipv6", "fd00::5"),
         ("pod_ready", ready),
         ("pod_phase", "Running"),
         ("pod_node_name", "node-1"),
@@ -312,8 +310,6 @@ async fn pod_role_attach_metadata_node_and_ipv6_portless() {
     );
     let groups = d.until("pod", |g| !g.is_empty()).await;
     let mut c: Labels = pod_common("v6", "fd00::7", "true").into_iter().collect();
-    c.remove("__meta_kubernetes_pod_ipv4");
-    c.insert("__meta_kubernetes_pod_ipv6".into(), "fd00::7".into());
     c.extend(labels(&[
         ("node_name", "node-1"),
         ("node_label_topology_kubernetes_io_zone", "z1"),

@@ -4,7 +4,6 @@
 //! bytes per pod instead of the full object (no managedFields, env, volumes, statuses, ...).
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
 
 use k8s_openapi::api::core::v1::{Endpoints, Node, ObjectReference, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
@@ -56,9 +55,6 @@ pub(crate) struct PodInfo {
     pub controller: Option<(String, String)>,
     pub node_name: String,
     pub pod_ip: String,
-    /// First IPv4 and IPv6 of `status.podIPs`.
-    pub pod_ipv4: String,
-    pub pod_ipv6: String,
     pub host_ip: String,
     pub phase: String,
     /// Status of the `Ready` condition, lowercased; `unknown` without one.
@@ -200,19 +196,6 @@ pub(crate) fn pod(p: Pod) -> PodInfo {
     });
     let spec = p.spec.unwrap_or_default();
     let status = p.status.unwrap_or_default();
-    let (mut v4, mut v6) = (String::new(), String::new());
-    for ip in status.pod_ips.iter().flatten() {
-        match ip.ip.parse::<IpAddr>() {
-            Ok(IpAddr::V4(_)) if v4.is_empty() => v4 = ip.ip.clone(),
-            Ok(IpAddr::V6(a)) if a.to_ipv4_mapped().is_some() && v4.is_empty() => {
-                v4 = ip.ip.clone()
-            }
-            Ok(IpAddr::V6(a)) if a.to_ipv4_mapped().is_none() && v6.is_empty() => {
-                v6 = ip.ip.clone()
-            }
-            _ => {}
-        }
-    }
     let ready = status
         .conditions
         .iter()
@@ -257,8 +240,6 @@ pub(crate) fn pod(p: Pod) -> PodInfo {
         controller,
         node_name: spec.node_name.unwrap_or_default(),
         pod_ip: status.pod_ip.unwrap_or_default(),
-        pod_ipv4: v4,
-        pod_ipv6: v6,
         host_ip: status.host_ip.unwrap_or_default(),
         phase: status.phase.unwrap_or_default(),
         ready,

@@ -19,8 +19,6 @@ pub(crate) fn pod_labels(ls: &mut LabelMap, pod: &PodInfo) {
     put_meta(ls, "pod_node_name", &pod.node_name);
     put_meta(ls, "pod_host_ip", &pod.host_ip);
     put_meta(ls, "pod_uid", &pod.meta.uid);
-    put_meta(ls, "pod_ipv4", &pod.pod_ipv4);
-    put_meta(ls, "pod_ipv6", &pod.pod_ipv6);
     meta::object_meta_labels(ls, &pod.meta, "pod");
     if let Some((kind, name)) = &pod.controller {
         put_meta(ls, "pod_controller_kind", kind);
