@@ -326,7 +326,7 @@ async fn pod_role_attach_metadata_node_and_ipv6_portless() {
         vec![with(
             &c,
             &[
-                ("__address__", "[fd00::7]"),
+                ("__address__", "fd00::7"),
                 ("pod_container_name", "only"),
                 ("pod_container_image", "x"),
                 ("pod_container_init", "false"),

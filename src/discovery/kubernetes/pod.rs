@@ -50,12 +50,9 @@ pub(crate) fn build(pod: &PodInfo, node: Option<&NodeInfo>) -> Option<TargetGrou
         };
         if c.ports.is_empty() {
             let mut t = LabelMap::new();
-            // A portless IPv6 address is bracketed, with no trailing colon (RFC 3986).
-            let addr = match pod.pod_ip.parse::<std::net::Ipv6Addr>() {
-                Ok(ip) if ip.to_ipv4_mapped().is_none() => format!("[{ip}]"),
-                _ => pod.pod_ip.clone(),
-            };
-            put(&mut t, ADDRESS_LABEL, &addr);
+            // The bare pod IP, unbracketed even for IPv6, as Prometheus sets it: relabel
+            // rules written for Prometheus add the port (and any brackets) themselves.
+            put(&mut t, ADDRESS_LABEL, &pod.pod_ip);
             common(&mut t);
             targets.push(t);
             continue;
