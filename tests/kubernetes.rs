@@ -707,13 +707,15 @@ async fn ingress_role_labels() {
         "metadata": {"name": "site", "namespace": "default", "annotations": {"a/b": "c"}},
         "spec": {
             "ingressClassName": "nginx",
-            "tls": [{"hosts": ["secure.example.com"]}],
+            "tls": [{"hosts": ["secure.example.com"]}, {"hosts": ["*.internal.example.test"]}],
             "rules": [
                 {"host": "secure.example.com", "http": {"paths": [
                     {"path": "/api", "pathType": "Prefix", "backend": {"service": {"name": "s", "port": {"number": 80}}}},
                     {"pathType": "Prefix", "backend": {"service": {"name": "s", "port": {"number": 80}}}}
                 ]}},
-                {"host": "plain.example.com"}
+                {"host": "plain.example.com"},
+                {"host": "admin.internal.example.test"},
+                {"host": "a.b.internal.example.test"}
             ]
         }
     }));
@@ -757,6 +759,25 @@ async fn ingress_role_labels() {
                     ("__address__", "plain.example.com"),
                     ("ingress_scheme", "http"),
                     ("ingress_host", "plain.example.com"),
+                    ("ingress_path", "/"),
+                ],
+            ),
+            // A wildcard TLS host covers exactly one more label (matchesHostnamePattern).
+            with(
+                &g,
+                &[
+                    ("__address__", "admin.internal.example.test"),
+                    ("ingress_scheme", "https"),
+                    ("ingress_host", "admin.internal.example.test"),
+                    ("ingress_path", "/"),
+                ],
+            ),
+            with(
+                &g,
+                &[
+                    ("__address__", "a.b.internal.example.test"),
+                    ("ingress_scheme", "http"),
+                    ("ingress_host", "a.b.internal.example.test"),
                     ("ingress_path", "/"),
                 ],
             ),
