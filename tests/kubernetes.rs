@@ -590,6 +590,7 @@ async fn endpointslice_role_labels_with_service_pod_and_node() {
         ("pod_container_port_name", "http"),
         ("pod_container_port_number", "8080"),
         ("pod_container_port_protocol", "TCP"),
+        ("pod_container_init", "false"),
     ]));
     let mut t2 = group.clone();
     t2.extend(port);
@@ -602,15 +603,28 @@ async fn endpointslice_role_labels_with_service_pod_and_node() {
     ]));
     // The pod's container port 9090 is not covered by the slice: its own target.
     let mut t3 = group.clone();
-    t3.extend(pod_l);
+    t3.extend(pod_l.clone());
     t3.extend(labels(&[
         ("__address__", "10.0.0.1:9090"),
         ("pod_container_name", "app"),
         ("pod_container_image", "web:1"),
         ("pod_container_port_number", "9090"),
         ("pod_container_port_protocol", "UDP"),
+        ("pod_container_init", "false"),
     ]));
-    assert_targets(&groups, vec![t1, t2, t3]);
+    // So is the init container's port.
+    let mut t4 = group.clone();
+    t4.extend(pod_l);
+    t4.extend(labels(&[
+        ("__address__", "10.0.0.1:7000"),
+        ("pod_container_name", "init"),
+        ("pod_container_image", "init:3"),
+        ("pod_container_port_name", "i"),
+        ("pod_container_port_number", "7000"),
+        ("pod_container_port_protocol", "TCP"),
+        ("pod_container_init", "true"),
+    ]));
+    assert_targets(&groups, vec![t1, t2, t3, t4]);
 
     // A change of the service shows on the slice's group.
     let mut s = service("web", "ClusterIP");
@@ -680,6 +694,7 @@ async fn endpoints_role_labels() {
         ("pod_container_port_name", "http"),
         ("pod_container_port_number", "8080"),
         ("pod_container_port_protocol", "TCP"),
+        ("pod_container_init", "false"),
     ]));
     let mut t2 = group.clone();
     t2.extend(port);
@@ -688,15 +703,28 @@ async fn endpoints_role_labels() {
         ("endpoint_ready", "false"),
     ]));
     let mut t3 = group.clone();
-    t3.extend(pod_l);
+    t3.extend(pod_l.clone());
     t3.extend(labels(&[
         ("__address__", "10.0.0.1:9090"),
         ("pod_container_name", "app"),
         ("pod_container_image", "web:1"),
         ("pod_container_port_number", "9090"),
         ("pod_container_port_protocol", "UDP"),
+        ("pod_container_init", "false"),
     ]));
-    assert_targets(&groups, vec![t1, t2, t3]);
+    // So is the init container's port.
+    let mut t4 = group.clone();
+    t4.extend(pod_l);
+    t4.extend(labels(&[
+        ("__address__", "10.0.0.1:7000"),
+        ("pod_container_name", "init"),
+        ("pod_container_image", "init:3"),
+        ("pod_container_port_name", "i"),
+        ("pod_container_port_number", "7000"),
+        ("pod_container_port_protocol", "TCP"),
+        ("pod_container_init", "true"),
+    ]));
+    assert_targets(&groups, vec![t1, t2, t3, t4]);
 }
 
 #[tokio::test]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::lookup::Lookup;
 use super::meta::{self, LabelMap, NAMESPACE, join_host_port, merge_into, put, put_meta};
-use super::objects::{AddressInfo, EndpointsInfo, PodInfo, PortInfo};
+use super::objects::{AddressInfo, ContainerInfo, EndpointsInfo, PodInfo, PortInfo};
 use super::{pod, service};
 use crate::discovery::{ADDRESS_LABEL, TargetGroup};
 
@@ -37,7 +37,8 @@ pub(crate) fn uncovered_ports(seen: &SeenPods) -> Vec<LabelMap> {
         if pod.pod_ip.is_empty() {
             continue;
         }
-        for c in pod.containers.iter().filter(|c| !c.init) {
+        // Init containers too, as Prometheus (containers then init containers).
+        for c in &pod.containers {
             for cp in &c.ports {
                 if ports.contains(&cp.number) {
                     continue;
@@ -48,7 +49,7 @@ pub(crate) fn uncovered_ports(seen: &SeenPods) -> Vec<LabelMap> {
                     ADDRESS_LABEL,
                     &join_host_port(&pod.pod_ip, cp.number),
                 );
-                container_port_labels(&mut t, &c.name, &c.image, cp, &cp.protocol);
+                container_port_labels(&mut t, c, cp, &cp.protocol);
                 pod::pod_labels(&mut t, pod);
                 out.push(t);
             }
@@ -57,19 +58,37 @@ pub(crate) fn uncovered_ports(seen: &SeenPods) -> Vec<LabelMap> {
     out
 }
 
-/// The `pod_container_*` labels of a target on a container port.
+/// The `pod_container_*` labels of a target on a container port (no `pod_container_id`:
+/// Prometheus sets it only in the pod role).
 pub(crate) fn container_port_labels(
     t: &mut LabelMap,
-    name: &str,
-    image: &str,
+    c: &ContainerInfo,
     port: &PortInfo,
     protocol: &str,
 ) {
-    put_meta(t, "pod_container_name", name);
-    put_meta(t, "pod_container_image", image);
+    put_meta(t, "pod_container_name", &c.name);
+    put_meta(t, "pod_container_image", &c.image);
     put_meta(t, "pod_container_port_name", &port.name);
     put_meta(t, "pod_container_port_number", &port.number.to_string());
     put_meta(t, "pod_container_port_protocol", protocol);
+    put_meta(
+        t,
+        "pod_container_init",
+        if c.init { "true" } else { "false" },
+    );
+}
+
+/// The container port an endpoint port lands on. Prometheus overwrites the labels for the
+/// first matching port of each container in turn, init containers last, so the last
+/// container with a match is the one that shows.
+pub(crate) fn matching_container_port(
+    pod: &PodInfo,
+    number: i32,
+) -> Option<(&ContainerInfo, &PortInfo)> {
+    pod.containers
+        .iter()
+        .rev()
+        .find_map(|c| c.ports.iter().find(|p| p.number == number).map(|p| (c, p)))
 }
 
 /// Merges the `node_*` labels of node `name` (when known) into a target, for
@@ -145,12 +164,9 @@ pub(crate) fn build(eps: &EndpointsInfo, lookup: &dyn Lookup, attach_node: bool)
         let mut pl = LabelMap::new();
         pod::pod_labels(&mut pl, &pod);
         merge_into(&mut t, pl);
-        // As Prometheus: the first matching port of each container, the last container winning.
-        for c in pod.containers.iter().filter(|c| !c.init) {
-            if let Some(cp) = c.ports.iter().find(|cp| cp.number == port.number) {
-                // Prometheus takes the protocol of the endpoint port here.
-                container_port_labels(&mut t, &c.name, &c.image, cp, &port.protocol);
-            }
+        if let Some((c, cp)) = matching_container_port(&pod, port.number) {
+            // Prometheus takes the protocol of the endpoint port here.
+            container_port_labels(&mut t, c, cp, &port.protocol);
         }
         targets.push(t);
     };

@@ -3,7 +3,8 @@
 //! `discovery/kubernetes/endpointslice.go`, discovery.k8s.io/v1).
 
 use super::endpoints::{
-    SeenPods, attach_node_labels, container_port_labels, resolve_pod, see, uncovered_ports,
+    SeenPods, attach_node_labels, container_port_labels, matching_container_port, resolve_pod, see,
+    uncovered_ports,
 };
 use super::lookup::Lookup;
 use super::meta::{self, LabelMap, NAMESPACE, join_host_port, merge_into, put, put_meta, sanitize};
@@ -112,12 +113,12 @@ pub(crate) fn build(slice: &SliceInfo, lookup: &dyn Lookup, attach_node: bool) -
         let mut pl = LabelMap::new();
         pod::pod_labels(&mut pl, &pod);
         merge_into(&mut t, pl);
-        if let Some(number) = port.port {
-            for c in pod.containers.iter().filter(|c| !c.init) {
-                if let Some(cp) = c.ports.iter().find(|cp| cp.number == number) {
-                    container_port_labels(&mut t, &c.name, &c.image, cp, &cp.protocol);
-                }
-            }
+        if let Some((c, cp)) = port
+            .port
+            .and_then(|number| matching_container_port(&pod, number))
+        {
+            // Here Prometheus takes the container port's protocol.
+            container_port_labels(&mut t, c, cp, &cp.protocol);
         }
         targets.push(t);
     };
