@@ -350,6 +350,11 @@ fn node(name: &str) -> Value {
                 {"type": "ExternalIP", "address": "3.3.3.3"}
             ],
             "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
+            "conditions": [
+                {"type": "Ready", "status": "True", "lastHeartbeatTime": "2026-01-01T00:00:00Z"},
+                {"type": "MemoryPressure", "status": "False"},
+                {"type": "Network-Unavailable", "status": "Unknown"}
+            ],
             "images": [{"names": ["a-very-large-image-list"], "sizeBytes": 1}]
         }
     })
@@ -370,6 +375,9 @@ async fn node_role_uses_kubelet_port_and_address_labels() {
             ("instance", "node-1"),
             ("node_name", "node-1"),
             ("node_provider_id", "aws:///z1/i-1"),
+            ("node_condition_ready", "true"),
+            ("node_condition_memorypressure", "false"),
+            ("node_condition_network_unavailable", "unknown"),
             ("node_label_topology_kubernetes_io_zone", "z1"),
             ("node_labelpresent_topology_kubernetes_io_zone", "true"),
             ("node_annotation_node_alpha_kubernetes_io_ttl", "0"),

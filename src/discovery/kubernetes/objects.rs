@@ -101,6 +101,8 @@ pub(crate) struct NodeInfo {
     /// `(type, address)` in the order of `status.addresses`.
     pub addresses: Vec<(String, String)>,
     pub kubelet_port: i32,
+    /// `(type, status)` of `status.conditions`, both lowercased.
+    pub conditions: Vec<(String, String)>,
 }
 
 /// What an endpoint address refers to.
@@ -285,6 +287,12 @@ pub(crate) fn node(n: Node) -> NodeInfo {
             .daemon_endpoints
             .and_then(|d| d.kubelet_endpoint)
             .map_or(0, |k| k.port),
+        conditions: status
+            .conditions
+            .into_iter()
+            .flatten()
+            .map(|c| (c.type_.to_lowercase(), c.status.to_lowercase()))
+            .collect(),
     }
 }
 
