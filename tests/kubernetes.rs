@@ -434,14 +434,27 @@ async fn service_role_targets_per_port_and_type() {
     api.apply("services", service("web", "ClusterIP"));
     api.apply("services", service("ext", "ExternalName"));
     api.apply("services", service("lb", "LoadBalancer"));
+    // The addresses in status win over the deprecated spec.loadBalancerIP (Prometheus main,
+    // after 3.14); entries without an IP are skipped.
+    let mut lb2 = service("lb2", "LoadBalancer");
+    lb2["spec"]["ports"] = json!([{"port": 443, "protocol": "TCP"}]);
+    lb2["status"] = json!({"loadBalancer": {"ingress": [
+        {"ip": "5.6.7.8"}, {"hostname": "x.elb.example"}, {"ip": "5.6.7.9"}
+    ]}});
+    api.apply("services", lb2);
     let registry = Registry::default();
     let mut d = Discovery::start(&sd_config(&api, "role: service"), &registry);
-    let groups = d.until("services", |g| g.len() == 3).await;
+    let groups = d.until("services", |g| g.len() == 4).await;
     let mut sources: Vec<_> = groups.iter().map(|g| g.source.clone()).collect();
     sources.sort();
     assert_eq!(
         sources,
-        ["svc/default/ext", "svc/default/lb", "svc/default/web"]
+        [
+            "svc/default/ext",
+            "svc/default/lb",
+            "svc/default/lb2",
+            "svc/default/web"
+        ]
     );
     let (w, e, l) = (svc_common("web"), svc_common("ext"), svc_common("lb"));
     assert_targets(
@@ -512,10 +525,21 @@ async fn service_role_targets_per_port_and_type() {
                     ("service_loadbalancer_ip", "1.2.3.4"),
                 ],
             ),
+            with(
+                &svc_common("lb2"),
+                &[
+                    ("__address__", "lb2.default.svc:443"),
+                    ("service_port_number", "443"),
+                    ("service_port_protocol", "TCP"),
+                    ("service_type", "LoadBalancer"),
+                    ("service_cluster_ip", "10.96.0.11"),
+                    ("service_loadbalancer_ip", "5.6.7.8,5.6.7.9"),
+                ],
+            ),
         ],
     );
     api.delete("services", "default", "ext");
-    d.until("ext gone", |g| g.len() == 2).await;
+    d.until("ext gone", |g| g.len() == 3).await;
 }
 
 fn slice() -> Value {

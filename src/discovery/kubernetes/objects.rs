@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{Endpoints, Node, ObjectReference, Pod, Service};
+use k8s_openapi::api::core::v1::{Endpoints, Node, ObjectReference, Pod, Service, ServiceStatus};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -89,6 +89,8 @@ pub(crate) struct ServiceInfo {
     pub type_: String,
     pub cluster_ip: String,
     pub external_name: String,
+    /// The IPs of `status.loadBalancer.ingress` joined by commas, else the deprecated
+    /// `spec.loadBalancerIP` (Prometheus' `loadBalancerIPs`).
     pub load_balancer_ip: String,
     pub ports: Vec<PortInfo>,
 }
@@ -257,7 +259,7 @@ pub(crate) fn service(s: Service) -> ServiceInfo {
         type_: spec.type_.unwrap_or_default(),
         cluster_ip: spec.cluster_ip.unwrap_or_default(),
         external_name: spec.external_name.unwrap_or_default(),
-        load_balancer_ip: spec.load_balancer_ip.unwrap_or_default(),
+        load_balancer_ip: load_balancer_ips(s.status, spec.load_balancer_ip),
         ports: spec
             .ports
             .into_iter()
@@ -268,6 +270,21 @@ pub(crate) fn service(s: Service) -> ServiceInfo {
                 protocol: p.protocol.unwrap_or_default(),
             })
             .collect(),
+    }
+}
+
+fn load_balancer_ips(status: Option<ServiceStatus>, spec_ip: Option<String>) -> String {
+    let ips: Vec<String> = status
+        .and_then(|s| s.load_balancer)
+        .and_then(|lb| lb.ingress)
+        .into_iter()
+        .flatten()
+        .filter_map(|i| i.ip.filter(|ip| !ip.is_empty()))
+        .collect();
+    if ips.is_empty() {
+        spec_ip.unwrap_or_default()
+    } else {
+        ips.join(",")
     }
 }
 
