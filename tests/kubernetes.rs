@@ -676,6 +676,49 @@ async fn endpointslice_role_labels_with_service_pod_and_node() {
 }
 
 #[tokio::test]
+async fn endpointslice_role_skips_secondary_family_of_dual_stack_service() {
+    let api = KubeApi::start().await;
+    let mut svc = service("web", "ClusterIP");
+    svc["spec"]["ipFamilyPolicy"] = json!("PreferDualStack");
+    svc["spec"]["ipFamilies"] = json!(["IPv6", "IPv4"]);
+    api.apply("services", svc);
+    let mut v4 = slice();
+    v4["endpoints"] = json!([{"addresses": ["10.0.0.9"]}]);
+    api.apply("endpointslices", v4);
+    let mut v6 = slice();
+    v6["metadata"]["name"] = json!("web-v6");
+    v6["addressType"] = json!("IPv6");
+    v6["endpoints"] = json!([{"addresses": ["fd00::9"]}]);
+    api.apply("endpointslices", v6);
+    let registry = Registry::default();
+    let mut d = Discovery::start(&sd_config(&api, "role: endpointslice"), &registry);
+    let groups = d.until("both slices", |g| g.len() == 2).await;
+    // The IPv4 slice is the secondary family's: its group keeps its labels, no targets.
+    let v4 = groups
+        .iter()
+        .find(|g| g.source == "endpointslice/default/web-abc")
+        .unwrap();
+    assert!(v4.targets.is_empty(), "{v4:#?}");
+    assert_eq!(v4.labels["__meta_kubernetes_service_name"], "web");
+    let mut want: Labels = svc_common("web").into_iter().collect();
+    want.extend(labels(&[
+        ("__address__", "[fd00::9]:8080"),
+        ("endpointslice_address_type", "IPv6"),
+        ("endpointslice_name", "web-v6"),
+        ("endpointslice_label_kubernetes_io_service_name", "web"),
+        (
+            "endpointslice_labelpresent_kubernetes_io_service_name",
+            "true",
+        ),
+        ("endpointslice_port_name", "http"),
+        ("endpointslice_port_protocol", "TCP"),
+        ("endpointslice_port", "8080"),
+        ("endpointslice_port_app_protocol", "http"),
+    ]));
+    assert_targets(&groups, vec![want]);
+}
+
+#[tokio::test]
 async fn endpoints_role_labels() {
     let api = KubeApi::start().await;
     api.apply("services", service("web", "ClusterIP"));

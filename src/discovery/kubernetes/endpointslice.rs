@@ -30,14 +30,24 @@ pub(crate) fn build(slice: &SliceInfo, lookup: &dyn Lookup, attach_node: bool) -
         &slice.address_type,
     );
     meta::object_meta_labels(&mut labels, &slice.meta, "endpointslice");
-    if let Some(svc) = slice
+    let svc = slice
         .meta
         .label(SERVICE_NAME_LABEL)
-        .and_then(|name| lookup.service(ns, name))
-    {
+        .and_then(|name| lookup.service(ns, name));
+    if let Some(svc) = &svc {
         let mut s = LabelMap::new();
-        service::service_labels(&mut s, &svc);
+        service::service_labels(&mut s, svc);
         merge_into(&mut labels, s);
+    }
+    let source = format!("endpointslice/{ns}/{}", slice.meta.name);
+    // Prometheus' nonPrimaryIPFamilySlice (3.11+): a dual-stack service's slice of its
+    // secondary family would repeat the primary's targets, so its group stays empty.
+    if svc
+        .as_ref()
+        .and_then(|s| s.dual_stack_primary.as_deref())
+        .is_some_and(|primary| primary != slice.address_type)
+    {
+        return super::meta::group(source, Vec::new(), &labels);
     }
     let mut targets = Vec::new();
     let mut seen = SeenPods::new();
@@ -130,9 +140,5 @@ pub(crate) fn build(slice: &SliceInfo, lookup: &dyn Lookup, attach_node: bool) -
         }
     }
     targets.extend(uncovered_ports(&seen));
-    super::meta::group(
-        format!("endpointslice/{ns}/{}", slice.meta.name),
-        targets,
-        &labels,
-    )
+    super::meta::group(source, targets, &labels)
 }

@@ -93,6 +93,9 @@ pub(crate) struct ServiceInfo {
     /// `spec.loadBalancerIP` (Prometheus' `loadBalancerIPs`).
     pub load_balancer_ip: String,
     pub ports: Vec<PortInfo>,
+    /// The first of `spec.ipFamilies` when `spec.ipFamilyPolicy` asks for dual stack: the
+    /// endpointslice role skips the other family's slices.
+    pub dual_stack_primary: Option<String>,
 }
 
 /// A node.
@@ -260,6 +263,12 @@ pub(crate) fn service(s: Service) -> ServiceInfo {
         cluster_ip: spec.cluster_ip.unwrap_or_default(),
         external_name: spec.external_name.unwrap_or_default(),
         load_balancer_ip: load_balancer_ips(s.status, spec.load_balancer_ip),
+        dual_stack_primary: match spec.ip_family_policy.as_deref() {
+            Some("PreferDualStack" | "RequireDualStack") => {
+                spec.ip_families.and_then(|f| f.into_iter().next())
+            }
+            _ => None,
+        },
         ports: spec
             .ports
             .into_iter()
