@@ -335,6 +335,49 @@ async fn pod_role_attach_metadata_node_and_ipv6_portless() {
     );
 }
 
+#[tokio::test]
+async fn pod_role_node_selectors_leave_out_pods_on_other_nodes() {
+    let api = KubeApi::start().await;
+    api.apply("nodes", node("node-1"));
+    let mut other = node("node-2");
+    other["metadata"]["labels"]["topology.kubernetes.io/zone"] = json!("z2");
+    api.apply("nodes", other);
+    api.apply("pods", pod("default", "on-1", "10.0.0.1", "True"));
+    let mut on_2 = pod("default", "on-2", "10.0.0.2", "True");
+    on_2["spec"]["nodeName"] = json!("node-2");
+    api.apply("pods", on_2);
+    let cfg = sd_config(
+        &api,
+        "role: pod\nattach_metadata: {node: true}\nselectors: [{role: node, label: topology.kubernetes.io/zone=z1}]",
+    );
+    let registry = Registry::default();
+    let mut d = Discovery::start(&cfg, &registry);
+    d.until("only the pod on node-1", |g| {
+        names(g) == ["pod/default/on-1"]
+    })
+    .await;
+    let nodes: Vec<_> = api
+        .requests()
+        .into_iter()
+        .filter(|r| r.plural == "nodes")
+        .collect();
+    assert!(!nodes.is_empty());
+    assert!(
+        nodes
+            .iter()
+            .all(|r| r.label_selector == "topology.kubernetes.io/zone=z1"),
+        "{nodes:?}"
+    );
+    // The node joins the selection: its pod appears.
+    let mut moved = node("node-2");
+    moved["metadata"]["labels"]["topology.kubernetes.io/zone"] = json!("z1");
+    api.apply("nodes", moved);
+    d.until("both pods", |g| {
+        names(g) == ["pod/default/on-1", "pod/default/on-2"]
+    })
+    .await;
+}
+
 fn node(name: &str) -> Value {
     json!({
         "apiVersion": "v1", "kind": "Node",
@@ -1097,7 +1140,7 @@ fn config_errors_match_prometheus() {
         (
             "selector role",
             "- role: pod\n  selectors: [{role: service, label: a=b}]\n",
-            "pod role supports only pod selectors",
+            "pod role supports only pod, node selectors",
         ),
         (
             "selector roles endpoints",

@@ -57,7 +57,8 @@ impl KubernetesRole {
     pub fn allowed_selectors(self) -> &'static [KubernetesRole] {
         use KubernetesRole::*;
         match self {
-            Pod => &[Pod],
+            // Node selectors filter the node watch of `attach_metadata.node` (3.11+).
+            Pod => &[Pod, Node],
             Service => &[Service],
             EndpointSlice => &[Pod, Service, EndpointSlice],
             Endpoints => &[Pod, Service, Endpoints],

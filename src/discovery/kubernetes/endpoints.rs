@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use super::lookup::Lookup;
+use super::lookup::{Attach, Lookup};
 use super::meta::{self, LabelMap, NAMESPACE, join_host_port, merge_into, put, put_meta};
 use super::objects::{AddressInfo, ContainerInfo, EndpointsInfo, PodInfo, PortInfo};
 use super::{pod, service};
@@ -115,7 +115,7 @@ pub(crate) fn resolve_pod(
 }
 
 /// The group of one Endpoints object.
-pub(crate) fn build(eps: &EndpointsInfo, lookup: &dyn Lookup, attach_node: bool) -> TargetGroup {
+pub(crate) fn build(eps: &EndpointsInfo, lookup: &dyn Lookup, attach: Attach) -> TargetGroup {
     let mut labels = LabelMap::new();
     put(&mut labels, NAMESPACE, &eps.meta.namespace);
     if let Some(svc) = lookup.service(&eps.meta.namespace, &eps.meta.name) {
@@ -144,7 +144,7 @@ pub(crate) fn build(eps: &EndpointsInfo, lookup: &dyn Lookup, attach_node: bool)
             put_meta(&mut t, "endpoint_node_name", n);
         }
         put_meta(&mut t, "endpoint_hostname", &addr.hostname);
-        if attach_node {
+        if attach.node {
             let node_name = match (&addr.node_name, &addr.target_ref) {
                 (Some(n), _) => Some(n.as_str()),
                 (None, Some(r)) if r.kind == "Node" => Some(r.name.as_str()),

@@ -6,7 +6,7 @@ use super::endpoints::{
     SeenPods, attach_node_labels, container_port_labels, matching_container_port, resolve_pod, see,
     uncovered_ports,
 };
-use super::lookup::Lookup;
+use super::lookup::{Attach, Lookup};
 use super::meta::{self, LabelMap, NAMESPACE, join_host_port, merge_into, put, put_meta, sanitize};
 use super::objects::{SliceEndpoint, SliceInfo, SlicePort};
 use super::{pod, service};
@@ -20,7 +20,7 @@ fn bool_str(b: bool) -> &'static str {
 }
 
 /// The group of one EndpointSlice.
-pub(crate) fn build(slice: &SliceInfo, lookup: &dyn Lookup, attach_node: bool) -> TargetGroup {
+pub(crate) fn build(slice: &SliceInfo, lookup: &dyn Lookup, attach: Attach) -> TargetGroup {
     let ns = &slice.meta.namespace;
     let mut labels = LabelMap::new();
     put(&mut labels, NAMESPACE, ns);
@@ -104,7 +104,7 @@ pub(crate) fn build(slice: &SliceInfo, lookup: &dyn Lookup, attach_node: bool) -
                 "true",
             );
         }
-        if attach_node {
+        if attach.node {
             let node_name = match &ep.target_ref {
                 Some(r) if r.kind == "Node" => Some(r.name.as_str()),
                 _ => ep.node_name.as_deref(),

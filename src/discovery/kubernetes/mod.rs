@@ -35,7 +35,7 @@ use tokio::sync::mpsc;
 pub use client::{ClientError, NAMESPACE_FILE};
 pub use watch::Registry;
 
-use self::lookup::Lookup;
+use self::lookup::{Attach, Lookup};
 use self::objects::{EndpointsInfo, IngressInfo, NodeInfo, PodInfo, ServiceInfo, SliceInfo};
 use self::watch::{Store, StoreKey};
 use super::{Cancel, DiscoveryMetrics, Provider, SharedGroups, TargetGroup};
@@ -90,21 +90,14 @@ impl Lookup for Related {
 /// the same allocation and its group is reused, shared with what was sent before, instead
 /// of being built and held a second time. The entry keeps its `Arc`s, so an address cannot
 /// be reused by another object while it is a key.
-type PodCache = HashMap<
-    usize,
-    (
-        Arc<PodInfo>,
-        Option<Arc<NodeInfo>>,
-        Option<Arc<TargetGroup>>,
-    ),
->;
+type PodCache = HashMap<usize, (Arc<PodInfo>, pod::PodRelated, Option<Arc<TargetGroup>>)>;
 
 /// One `kubernetes_sd_configs` entry.
 pub struct KubernetesProvider {
     role: KubernetesRole,
     main: Sources,
     related: Related,
-    attach_node: bool,
+    attach: Attach,
     pods: PodCache,
 }
 
@@ -163,10 +156,9 @@ impl KubernetesProvider {
         };
         let nodes =
             || registry.store::<core::Node, _>(key("node", R::Node, false), objects::node, metrics);
-        let attach_node =
-            cfg.attach_metadata.node && matches!(role, R::Pod | R::Endpoints | R::EndpointSlice);
+        let attach = Attach::for_role(&cfg.attach_metadata, role);
         let mut related = Related {
-            nodes: attach_node.then(nodes),
+            nodes: attach.node.then(nodes),
             ..Related::default()
         };
         let main = match role {
@@ -205,7 +197,7 @@ impl KubernetesProvider {
             role,
             main,
             related,
-            attach_node,
+            attach,
             pods: PodCache::new(),
         })
     }
@@ -248,19 +240,14 @@ impl KubernetesProvider {
                 let mut cache = PodCache::with_capacity(self.pods.len());
                 let mut out = Vec::new();
                 for p in s.all() {
-                    let node = self.attach_node.then(|| r.node(&p.node_name)).flatten();
+                    let rel = pod::PodRelated::of(&p, r, self.attach);
                     let key = Arc::as_ptr(&p) as usize;
                     let group = match self.pods.remove(&key) {
-                        Some((_, old_node, group))
-                            if old_node.as_ref().map(Arc::as_ptr)
-                                == node.as_ref().map(Arc::as_ptr) =>
-                        {
-                            group
-                        }
-                        _ => pod::build(&p, node.as_deref()).map(Arc::new),
+                        Some((_, old, group)) if old.same_as(&rel) => group,
+                        _ => pod::build(&p, &rel, self.attach).map(Arc::new),
                     };
                     out.extend(group.clone());
-                    cache.insert(key, (p, node, group));
+                    cache.insert(key, (p, rel, group));
                 }
                 self.pods = cache;
                 return out;
@@ -269,12 +256,12 @@ impl KubernetesProvider {
             Sources::Endpoints(s) => s
                 .all()
                 .iter()
-                .map(|x| endpoints::build(x, r, self.attach_node))
+                .map(|x| endpoints::build(x, r, self.attach))
                 .collect(),
             Sources::EndpointSlice(s) => s
                 .all()
                 .iter()
-                .map(|x| endpointslice::build(x, r, self.attach_node))
+                .map(|x| endpointslice::build(x, r, self.attach))
                 .collect(),
             Sources::Node(s) => s.all().iter().filter_map(|x| node::build(x)).collect(),
             Sources::Ingress(s) => s.all().iter().map(|x| ingress::build(x)).collect(),

@@ -1,9 +1,43 @@
 //! Role `pod`: one target per container port, one portless target per container without
 //! ports (Prometheus' `discovery/kubernetes/pod.go`).
 
+use std::sync::Arc;
+
+use super::lookup::{Attach, Lookup};
 use super::meta::{self, LabelMap, NAMESPACE, join_host_port, put, put_meta};
 use super::objects::{NodeInfo, PodInfo};
 use crate::discovery::{ADDRESS_LABEL, TargetGroup};
+
+/// The related objects a pod's group is built from, each `None` unless `attach_metadata`
+/// asks for it and it is known.
+#[derive(Debug, Default)]
+pub(crate) struct PodRelated {
+    /// The pod's node.
+    pub node: Option<Arc<NodeInfo>>,
+}
+
+impl PodRelated {
+    /// Looks up what `attach` asks for.
+    pub(crate) fn of(pod: &PodInfo, lookup: &dyn Lookup, attach: Attach) -> PodRelated {
+        PodRelated {
+            node: attach.node.then(|| lookup.node(&pod.node_name)).flatten(),
+        }
+    }
+
+    /// Whether both hold the same objects. The stores replace an object's `Arc` on every
+    /// change, so the same allocations mean the same group.
+    pub(crate) fn same_as(&self, other: &PodRelated) -> bool {
+        same(&self.node, &other.node)
+    }
+}
+
+fn same<T>(a: &Option<Arc<T>>, b: &Option<Arc<T>>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+        (None, None) => true,
+        _ => false,
+    }
+}
 
 /// `pod/<namespace>/<name>`.
 pub(crate) fn source(namespace: &str, name: &str) -> String {
@@ -26,16 +60,17 @@ pub(crate) fn pod_labels(ls: &mut LabelMap, pod: &PodInfo) {
     }
 }
 
-/// The group of one pod; `None` while it has no IP (Prometheus sends an empty group).
-/// `node` is the pod's node when `attach_metadata.node` is on.
-pub(crate) fn build(pod: &PodInfo, node: Option<&NodeInfo>) -> Option<TargetGroup> {
-    if pod.pod_ip.is_empty() {
+/// The group of one pod; `None` (Prometheus sends an empty group) while it has no IP, and
+/// with `attach_metadata.node` while its node is unknown: the node watch honours node
+/// selectors, so such a pod runs on a node they leave out.
+pub(crate) fn build(pod: &PodInfo, rel: &PodRelated, attach: Attach) -> Option<TargetGroup> {
+    if pod.pod_ip.is_empty() || (attach.node && rel.node.is_none()) {
         return None;
     }
     let mut labels = LabelMap::new();
     pod_labels(&mut labels, pod);
     put(&mut labels, NAMESPACE, &pod.meta.namespace);
-    meta::node_labels(&mut labels, node);
+    meta::node_labels(&mut labels, rel.node.as_deref());
     let mut targets = Vec::new();
     for c in &pod.containers {
         let common = |t: &mut LabelMap| {

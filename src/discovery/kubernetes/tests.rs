@@ -3,11 +3,12 @@
 
 use std::sync::Arc;
 
-use super::lookup::Lookup;
+use super::lookup::{Attach, Lookup};
 use super::objects::{
     ContainerInfo, Meta, NodeInfo, PodInfo, PortInfo, ServiceInfo, SliceEndpoint, SliceInfo,
     SlicePort, TargetRef,
 };
+use super::pod::PodRelated;
 use super::{endpointslice, fingerprint, node, pod};
 
 struct NoRelated;
@@ -42,12 +43,12 @@ fn pod_without_ip_has_no_group() {
         }],
         ..PodInfo::default()
     };
-    assert!(pod::build(&p, None).is_none());
+    assert!(pod::build(&p, &PodRelated::default(), Attach::default()).is_none());
     let with_ip = PodInfo {
         pod_ip: "10.0.0.1".into(),
         ..p
     };
-    let g = pod::build(&with_ip, None).unwrap();
+    let g = pod::build(&with_ip, &PodRelated::default(), Attach::default()).unwrap();
     assert_eq!(g.source, "pod/ns/p");
     assert_eq!(g.targets.len(), 1);
     assert_eq!(g.targets[0].get("__address__").unwrap(), "10.0.0.1");
@@ -104,7 +105,7 @@ fn endpointslice_port_without_number_and_unknown_pod() {
             ..SliceEndpoint::default()
         }],
     };
-    let g = endpointslice::build(&s, &NoRelated, false);
+    let g = endpointslice::build(&s, &NoRelated, Attach::default());
     assert_eq!(g.targets.len(), 1);
     let t = &g.targets[0];
     assert_eq!(t.get("__address__").unwrap(), "10.0.0.1");
@@ -141,10 +142,14 @@ fn fingerprint_tells_changes_apart() {
         }],
         ..PodInfo::default()
     };
-    let a = crate::discovery::share(vec![pod::build(&p, None).unwrap()]);
+    let a = crate::discovery::share(vec![
+        pod::build(&p, &PodRelated::default(), Attach::default()).unwrap(),
+    ]);
     let mut changed = p.clone();
     changed.ready = "true".into();
-    let b = crate::discovery::share(vec![pod::build(&changed, None).unwrap()]);
+    let b = crate::discovery::share(vec![
+        pod::build(&changed, &PodRelated::default(), Attach::default()).unwrap(),
+    ]);
     assert_eq!(fingerprint(&a), fingerprint(&a.clone()));
     assert_ne!(fingerprint(&a), fingerprint(&b));
     assert_ne!(fingerprint(&a), fingerprint(&[]));
