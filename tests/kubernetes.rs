@@ -3,6 +3,8 @@
 //! and the watch behaviour (410 Gone → relist, dropped watch → resume, selectors reach the
 //! server, equal configs share one watch).
 
+#[path = "kubernetes/attach.rs"]
+mod attach;
 mod common;
 
 use std::collections::BTreeMap;
@@ -761,24 +763,25 @@ async fn endpointslice_role_skips_secondary_family_of_dual_stack_service() {
     assert_targets(&groups, vec![want]);
 }
 
+fn endpoints() -> Value {
+    json!({
+        "apiVersion": "v1", "kind": "Endpoints",
+        "metadata": {"name": "web", "namespace": "default", "labels": {"app": "web"}},
+        "subsets": [{
+            "addresses": [{"ip": "10.0.0.1", "nodeName": "node-1", "hostname": "h1",
+                "targetRef": {"kind": "Pod", "name": "web-1", "namespace": "default"}}],
+            "notReadyAddresses": [{"ip": "10.0.0.2"}],
+            "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]
+        }]
+    })
+}
+
 #[tokio::test]
 async fn endpoints_role_labels() {
     let api = KubeApi::start().await;
     api.apply("services", service("web", "ClusterIP"));
     api.apply("pods", pod("default", "web-1", "10.0.0.1", "True"));
-    api.apply(
-        "endpoints",
-        json!({
-            "apiVersion": "v1", "kind": "Endpoints",
-            "metadata": {"name": "web", "namespace": "default", "labels": {"app": "web"}},
-            "subsets": [{
-                "addresses": [{"ip": "10.0.0.1", "nodeName": "node-1", "hostname": "h1",
-                    "targetRef": {"kind": "Pod", "name": "web-1", "namespace": "default"}}],
-                "notReadyAddresses": [{"ip": "10.0.0.2"}],
-                "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]
-            }]
-        }),
-    );
+    api.apply("endpoints", endpoints());
     let registry = Registry::default();
     let mut d = Discovery::start(&sd_config(&api, "role: endpoints"), &registry);
     let groups = d.until("endpoints", |g| !g.is_empty()).await;
@@ -845,10 +848,8 @@ async fn endpoints_role_labels() {
     assert_targets(&groups, vec![t1, t2, t3, t4]);
 }
 
-#[tokio::test]
-async fn ingress_role_labels() {
-    let api = KubeApi::start().await;
-    api.apply("ingresses", json!({
+fn ingress() -> Value {
+    json!({
         "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
         "metadata": {"name": "site", "namespace": "default", "annotations": {"a/b": "c"}},
         "spec": {
@@ -864,7 +865,13 @@ async fn ingress_role_labels() {
                 {"host": "a.b.internal.example.test"}
             ]
         }
-    }));
+    })
+}
+
+#[tokio::test]
+async fn ingress_role_labels() {
+    let api = KubeApi::start().await;
+    api.apply("ingresses", ingress());
     let registry = Registry::default();
     let mut d = Discovery::start(&sd_config(&api, "role: ingress"), &registry);
     let groups = d.until("ingress", |g| !g.is_empty()).await;

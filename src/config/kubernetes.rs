@@ -109,13 +109,19 @@ pub struct KubernetesSelector {
     pub field: Option<String>,
 }
 
-/// `attach_metadata`: extra labels from related objects.
+/// `attach_metadata`: extra labels from related objects. Every key is accepted for every
+/// role, as Prometheus does; a role with no use for one ignores it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KubernetesAttachMetadata {
-    /// Attach the node's name, labels and annotations (roles pod, endpoints, endpointslice).
+    /// Attach the node's name, labels and annotations (roles pod, endpoints, endpointslice;
+    /// watches nodes).
     #[serde(default)]
     pub node: bool,
+    /// Attach the namespace's labels and annotations (every role but node; watches
+    /// namespaces, all of them).
+    #[serde(default)]
+    pub namespace: bool,
 }
 
 with_http_client! {

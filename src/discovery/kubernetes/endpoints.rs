@@ -124,6 +124,12 @@ pub(crate) fn build(eps: &EndpointsInfo, lookup: &dyn Lookup, attach: Attach) ->
         merge_into(&mut labels, s);
     }
     meta::object_meta_labels(&mut labels, &eps.meta, "endpoints");
+    if attach.namespace {
+        meta::namespace_labels(
+            &mut labels,
+            lookup.namespace(&eps.meta.namespace).as_deref(),
+        );
+    }
     let mut targets = Vec::new();
     let mut seen = SeenPods::new();
     let mut add = |addr: &AddressInfo, port: &PortInfo, ready: &str| {

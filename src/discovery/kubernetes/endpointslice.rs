@@ -39,6 +39,9 @@ pub(crate) fn build(slice: &SliceInfo, lookup: &dyn Lookup, attach: Attach) -> T
         service::service_labels(&mut s, svc);
         merge_into(&mut labels, s);
     }
+    if attach.namespace {
+        meta::namespace_labels(&mut labels, lookup.namespace(ns).as_deref());
+    }
     let source = format!("endpointslice/{ns}/{}", slice.meta.name);
     // Prometheus' nonPrimaryIPFamilySlice (3.11+): a dual-stack service's slice of its
     // secondary family would repeat the primary's targets, so its group stays empty.

@@ -1,18 +1,25 @@
 //! Role `ingress`: one target per host and path of each rule (Prometheus'
 //! `discovery/kubernetes/ingress.go`).
 
+use super::lookup::{Attach, Lookup};
 use super::meta::{self, LabelMap, NAMESPACE, put, put_meta};
 use super::objects::IngressInfo;
 use crate::discovery::{ADDRESS_LABEL, TargetGroup};
 
 /// The group of one ingress.
-pub(crate) fn build(ing: &IngressInfo) -> TargetGroup {
+pub(crate) fn build(ing: &IngressInfo, lookup: &dyn Lookup, attach: Attach) -> TargetGroup {
     let mut labels = LabelMap::new();
     put(&mut labels, NAMESPACE, &ing.meta.namespace);
     if let Some(c) = &ing.class_name {
         put_meta(&mut labels, "ingress_class_name", c);
     }
     meta::object_meta_labels(&mut labels, &ing.meta, "ingress");
+    if attach.namespace {
+        meta::namespace_labels(
+            &mut labels,
+            lookup.namespace(&ing.meta.namespace).as_deref(),
+        );
+    }
     let mut targets = Vec::new();
     for (host, paths) in &ing.rules {
         let scheme = if ing

@@ -1,9 +1,10 @@
-//! Access to the related objects a role's labels need (services, pods, nodes), and which
-//! of them `attach_metadata` asks for.
+//! Access to the related objects a role's labels need (services, pods, nodes, namespaces),
+//! and which of them `attach_metadata` asks for.
 
 use std::sync::Arc;
 
-use super::objects::{NodeInfo, PodInfo, ServiceInfo};
+use super::objects::{Meta, NodeInfo, PodInfo, ServiceInfo};
+use super::watch::{Store, Watching};
 use crate::config::{KubernetesAttachMetadata, KubernetesRole};
 
 /// Finds related objects by namespace and name; each lookup is `None` when the object is
@@ -15,6 +16,8 @@ pub(crate) trait Lookup {
     fn service(&self, namespace: &str, name: &str) -> Option<Arc<ServiceInfo>>;
     /// The node `name`, only when `attach_metadata.node` is on.
     fn node(&self, name: &str) -> Option<Arc<NodeInfo>>;
+    /// The namespace `name`, only when `attach_metadata.namespace` is on.
+    fn namespace(&self, name: &str) -> Option<Arc<Meta>>;
 }
 
 /// The `attach_metadata` keys a provider honours. Prometheus accepts every key for every
@@ -24,6 +27,8 @@ pub(crate) struct Attach {
     /// Node labels (pod, endpoints, endpointslice); the pod role then also leaves out pods
     /// whose node is not in the node watch (filtered by node selectors).
     pub node: bool,
+    /// Namespace labels and annotations (every role but node).
+    pub namespace: bool,
 }
 
 impl Attach {
@@ -33,6 +38,48 @@ impl Attach {
         let pods = matches!(role, R::Pod | R::Endpoints | R::EndpointSlice);
         Attach {
             node: cfg.node && pods,
+            namespace: cfg.namespace && role != R::Node,
         }
+    }
+}
+
+/// The stores of the related objects a provider reads, each `None` when not watched.
+#[derive(Default)]
+pub(crate) struct Related {
+    pub pods: Option<Arc<Store<PodInfo>>>,
+    pub services: Option<Arc<Store<ServiceInfo>>>,
+    pub nodes: Option<Arc<Store<NodeInfo>>>,
+    pub namespaces: Option<Arc<Store<Meta>>>,
+}
+
+impl Related {
+    /// Every store held, to subscribe to and to wait for.
+    pub(crate) fn stores(&self) -> Vec<&dyn Watching> {
+        fn add<'a, T>(out: &mut Vec<&'a dyn Watching>, s: &'a Option<Arc<Store<T>>>) {
+            if let Some(s) = s {
+                out.push(&**s);
+            }
+        }
+        let mut out = Vec::new();
+        add(&mut out, &self.pods);
+        add(&mut out, &self.services);
+        add(&mut out, &self.nodes);
+        add(&mut out, &self.namespaces);
+        out
+    }
+}
+
+impl Lookup for Related {
+    fn pod(&self, namespace: &str, name: &str) -> Option<Arc<PodInfo>> {
+        self.pods.as_ref()?.get(namespace, name)
+    }
+    fn service(&self, namespace: &str, name: &str) -> Option<Arc<ServiceInfo>> {
+        self.services.as_ref()?.get(namespace, name)
+    }
+    fn node(&self, name: &str) -> Option<Arc<NodeInfo>> {
+        self.nodes.as_ref()?.get("", name)
+    }
+    fn namespace(&self, name: &str) -> Option<Arc<Meta>> {
+        self.namespaces.as_ref()?.get("", name)
     }
 }

@@ -35,9 +35,9 @@ use tokio::sync::mpsc;
 pub use client::{ClientError, NAMESPACE_FILE};
 pub use watch::Registry;
 
-use self::lookup::{Attach, Lookup};
+use self::lookup::{Attach, Related};
 use self::objects::{EndpointsInfo, IngressInfo, NodeInfo, PodInfo, ServiceInfo, SliceInfo};
-use self::watch::{Store, StoreKey};
+use self::watch::{Store, StoreKey, Watching};
 use super::{Cancel, DiscoveryMetrics, Provider, SharedGroups, TargetGroup};
 use crate::config::{KubernetesRole, KubernetesSdConfig};
 
@@ -65,23 +65,16 @@ enum Sources {
     Ingress(Arc<Store<IngressInfo>>),
 }
 
-/// Related objects: services and pods for endpoints roles, nodes for `attach_metadata`.
-#[derive(Default)]
-struct Related {
-    pods: Option<Arc<Store<PodInfo>>>,
-    services: Option<Arc<Store<ServiceInfo>>>,
-    nodes: Option<Arc<Store<NodeInfo>>>,
-}
-
-impl Lookup for Related {
-    fn pod(&self, namespace: &str, name: &str) -> Option<Arc<PodInfo>> {
-        self.pods.as_ref()?.get(namespace, name)
-    }
-    fn service(&self, namespace: &str, name: &str) -> Option<Arc<ServiceInfo>> {
-        self.services.as_ref()?.get(namespace, name)
-    }
-    fn node(&self, name: &str) -> Option<Arc<NodeInfo>> {
-        self.nodes.as_ref()?.get("", name)
+impl Sources {
+    fn store(&self) -> &dyn Watching {
+        match self {
+            Sources::Pod(s) => &**s,
+            Sources::Service(s) => &**s,
+            Sources::Endpoints(s) => &**s,
+            Sources::EndpointSlice(s) => &**s,
+            Sources::Node(s) => &**s,
+            Sources::Ingress(s) => &**s,
+        }
     }
 }
 
@@ -130,8 +123,10 @@ impl KubernetesProvider {
                 namespaces.push(own);
             }
         }
-        let key = |kind: &'static str, sel: KubernetesRole, namespaced: bool| {
-            let (label, field) = cfg.selector_for(sel);
+        // `sel` is the role whose selectors apply; related kinds that have none are
+        // watched whole, as Prometheus does (namespaces, replicasets, jobs).
+        let key = |kind: &'static str, sel: Option<KubernetesRole>, namespaced: bool| {
+            let (label, field) = sel.map_or(("", ""), |r| cfg.selector_for(r));
             StoreKey {
                 kind,
                 client: client.clone(),
@@ -145,20 +140,35 @@ impl KubernetesProvider {
             }
         };
         use KubernetesRole as R;
-        let pods =
-            || registry.store::<core::Pod, _>(key("pod", R::Pod, true), objects::pod, metrics);
+        let pods = || {
+            registry.store::<core::Pod, _>(key("pod", Some(R::Pod), true), objects::pod, metrics)
+        };
         let services = || {
             registry.store::<core::Service, _>(
-                key("service", R::Service, true),
+                key("service", Some(R::Service), true),
                 objects::service,
                 metrics,
             )
         };
-        let nodes =
-            || registry.store::<core::Node, _>(key("node", R::Node, false), objects::node, metrics);
+        let nodes = || {
+            registry.store::<core::Node, _>(
+                key("node", Some(R::Node), false),
+                objects::node,
+                metrics,
+            )
+        };
         let attach = Attach::for_role(&cfg.attach_metadata, role);
+        // Every namespace, whatever `namespaces` says, as Prometheus' namespace informer.
+        let namespace_objects = || {
+            registry.store::<core::Namespace, _>(
+                key("namespace", None, false),
+                objects::namespace,
+                metrics,
+            )
+        };
         let mut related = Related {
             nodes: attach.node.then(nodes),
+            namespaces: attach.namespace.then(namespace_objects),
             ..Related::default()
         };
         let main = match role {
@@ -167,7 +177,7 @@ impl KubernetesProvider {
             R::Node => Sources::Node(nodes()),
             R::Ingress => Sources::Ingress(
                 registry.store::<k8s_openapi::api::networking::v1::Ingress, _>(
-                    key("ingress", R::Ingress, true),
+                    key("ingress", Some(R::Ingress), true),
                     objects::ingress,
                     metrics,
                 ),
@@ -176,7 +186,7 @@ impl KubernetesProvider {
                 related.pods = Some(pods());
                 related.services = Some(services());
                 Sources::Endpoints(registry.store::<core::Endpoints, _>(
-                    key("endpoints", R::Endpoints, true),
+                    key("endpoints", Some(R::Endpoints), true),
                     objects::endpoints,
                     metrics,
                 ))
@@ -186,7 +196,7 @@ impl KubernetesProvider {
                 related.services = Some(services());
                 Sources::EndpointSlice(
                     registry.store::<k8s_openapi::api::discovery::v1::EndpointSlice, _>(
-                        key("endpointslice", R::EndpointSlice, true),
+                        key("endpointslice", Some(R::EndpointSlice), true),
                         objects::endpoint_slice,
                         metrics,
                     ),
@@ -203,33 +213,14 @@ impl KubernetesProvider {
     }
 
     fn subscriptions(&self) -> Vec<tokio::sync::watch::Receiver<u64>> {
-        let mut out = vec![match &self.main {
-            Sources::Pod(s) => s.subscribe(),
-            Sources::Service(s) => s.subscribe(),
-            Sources::Endpoints(s) => s.subscribe(),
-            Sources::EndpointSlice(s) => s.subscribe(),
-            Sources::Node(s) => s.subscribe(),
-            Sources::Ingress(s) => s.subscribe(),
-        }];
-        out.extend(self.related.pods.as_ref().map(|s| s.subscribe()));
-        out.extend(self.related.services.as_ref().map(|s| s.subscribe()));
-        out.extend(self.related.nodes.as_ref().map(|s| s.subscribe()));
+        let mut out = vec![self.main.store().subscribe()];
+        out.extend(self.related.stores().iter().map(|s| s.subscribe()));
         out
     }
 
     /// Whether every store has completed its initial list (Prometheus' WaitForCacheSync).
     fn synced(&self) -> bool {
-        let main = match &self.main {
-            Sources::Pod(s) => s.synced(),
-            Sources::Service(s) => s.synced(),
-            Sources::Endpoints(s) => s.synced(),
-            Sources::EndpointSlice(s) => s.synced(),
-            Sources::Node(s) => s.synced(),
-            Sources::Ingress(s) => s.synced(),
-        };
-        main && self.related.pods.as_ref().is_none_or(|s| s.synced())
-            && self.related.services.as_ref().is_none_or(|s| s.synced())
-            && self.related.nodes.as_ref().is_none_or(|s| s.synced())
+        self.main.store().synced() && self.related.stores().iter().all(|s| s.synced())
     }
 
     /// Every group of this provider, from the stores' current objects.
@@ -252,7 +243,11 @@ impl KubernetesProvider {
                 self.pods = cache;
                 return out;
             }
-            Sources::Service(s) => s.all().iter().map(|x| service::build(x)).collect(),
+            Sources::Service(s) => s
+                .all()
+                .iter()
+                .map(|x| service::build(x, r, self.attach))
+                .collect(),
             Sources::Endpoints(s) => s
                 .all()
                 .iter()
@@ -264,7 +259,11 @@ impl KubernetesProvider {
                 .map(|x| endpointslice::build(x, r, self.attach))
                 .collect(),
             Sources::Node(s) => s.all().iter().filter_map(|x| node::build(x)).collect(),
-            Sources::Ingress(s) => s.all().iter().map(|x| ingress::build(x)).collect(),
+            Sources::Ingress(s) => s
+                .all()
+                .iter()
+                .map(|x| ingress::build(x, r, self.attach))
+                .collect(),
         };
         super::share(groups)
     }

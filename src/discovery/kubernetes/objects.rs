@@ -5,7 +5,9 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{Endpoints, Node, ObjectReference, Pod, Service, ServiceStatus};
+use k8s_openapi::api::core::v1::{
+    Endpoints, Namespace, Node, ObjectReference, Pod, Service, ServiceStatus,
+};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -295,6 +297,11 @@ fn load_balancer_ips(status: Option<ServiceStatus>, spec_ip: Option<String>) -> 
     } else {
         ips.join(",")
     }
+}
+
+/// Converts a decoded namespace: its name, labels and annotations are all its labels need.
+pub(crate) fn namespace(n: Namespace) -> Meta {
+    Meta::from_k8s(n.metadata)
 }
 
 /// Converts a decoded node.

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::lookup::{Attach, Lookup};
 use super::meta::{self, LabelMap, NAMESPACE, join_host_port, put, put_meta};
-use super::objects::{NodeInfo, PodInfo};
+use super::objects::{Meta, NodeInfo, PodInfo};
 use crate::discovery::{ADDRESS_LABEL, TargetGroup};
 
 /// The related objects a pod's group is built from, each `None` unless `attach_metadata`
@@ -14,6 +14,8 @@ use crate::discovery::{ADDRESS_LABEL, TargetGroup};
 pub(crate) struct PodRelated {
     /// The pod's node.
     pub node: Option<Arc<NodeInfo>>,
+    /// The pod's namespace.
+    pub namespace: Option<Arc<Meta>>,
 }
 
 impl PodRelated {
@@ -21,13 +23,16 @@ impl PodRelated {
     pub(crate) fn of(pod: &PodInfo, lookup: &dyn Lookup, attach: Attach) -> PodRelated {
         PodRelated {
             node: attach.node.then(|| lookup.node(&pod.node_name)).flatten(),
+            namespace: (attach.namespace)
+                .then(|| lookup.namespace(&pod.meta.namespace))
+                .flatten(),
         }
     }
 
     /// Whether both hold the same objects. The stores replace an object's `Arc` on every
     /// change, so the same allocations mean the same group.
     pub(crate) fn same_as(&self, other: &PodRelated) -> bool {
-        same(&self.node, &other.node)
+        same(&self.node, &other.node) && same(&self.namespace, &other.namespace)
     }
 }
 
@@ -71,6 +76,7 @@ pub(crate) fn build(pod: &PodInfo, rel: &PodRelated, attach: Attach) -> Option<T
     pod_labels(&mut labels, pod);
     put(&mut labels, NAMESPACE, &pod.meta.namespace);
     meta::node_labels(&mut labels, rel.node.as_deref());
+    meta::namespace_labels(&mut labels, rel.namespace.as_deref());
     let mut targets = Vec::new();
     for c in &pod.containers {
         let common = |t: &mut LabelMap| {

@@ -23,6 +23,9 @@ impl Lookup for NoRelated {
     fn node(&self, _: &str) -> Option<Arc<NodeInfo>> {
         None
     }
+    fn namespace(&self, _: &str) -> Option<Arc<Meta>> {
+        None
+    }
 }
 
 fn meta(name: &str) -> Meta {
