@@ -122,6 +122,16 @@ pub struct KubernetesAttachMetadata {
     /// namespaces, all of them).
     #[serde(default)]
     pub namespace: bool,
+    /// Attach `pod_deployment_name` (roles pod, endpoints, endpointslice; watches
+    /// ReplicaSets).
+    #[serde(default)]
+    pub deployment: bool,
+    /// Attach `pod_job_name` (roles pod, endpoints, endpointslice; from the pod itself).
+    #[serde(default)]
+    pub job: bool,
+    /// Attach `pod_cronjob_name` (roles pod, endpoints, endpointslice; watches Jobs).
+    #[serde(default)]
+    pub cronjob: bool,
 }
 
 with_http_client! {

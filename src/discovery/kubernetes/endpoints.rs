@@ -30,8 +30,24 @@ pub(crate) fn see(seen: &mut SeenPods, pod: &Arc<PodInfo>, port: Option<i32>) {
     }
 }
 
+/// Prometheus' `podLabels` of a pod an address refers to.
+pub(crate) fn referenced_pod_labels(
+    pod: &PodInfo,
+    lookup: &dyn Lookup,
+    attach: Attach,
+) -> LabelMap {
+    let mut ls = LabelMap::new();
+    let owner = pod::owner(pod, lookup, attach);
+    pod::pod_labels(&mut ls, pod, owner.as_deref(), attach);
+    ls
+}
+
 /// Targets for the container ports of seen pods that no endpoint port covered.
-pub(crate) fn uncovered_ports(seen: &SeenPods) -> Vec<LabelMap> {
+pub(crate) fn uncovered_ports(
+    seen: &SeenPods,
+    lookup: &dyn Lookup,
+    attach: Attach,
+) -> Vec<LabelMap> {
     let mut out = Vec::new();
     for (pod, ports) in seen {
         if pod.pod_ip.is_empty() {
@@ -50,7 +66,7 @@ pub(crate) fn uncovered_ports(seen: &SeenPods) -> Vec<LabelMap> {
                     &join_host_port(&pod.pod_ip, cp.number),
                 );
                 container_port_labels(&mut t, c, cp, &cp.protocol);
-                pod::pod_labels(&mut t, pod);
+                merge_into(&mut t, referenced_pod_labels(pod, lookup, attach));
                 out.push(t);
             }
         }
@@ -167,9 +183,7 @@ pub(crate) fn build(eps: &EndpointsInfo, lookup: &dyn Lookup, attach: Attach) ->
             return;
         };
         see(&mut seen, &pod, Some(port.number));
-        let mut pl = LabelMap::new();
-        pod::pod_labels(&mut pl, &pod);
-        merge_into(&mut t, pl);
+        merge_into(&mut t, referenced_pod_labels(&pod, lookup, attach));
         if let Some((c, cp)) = matching_container_port(&pod, port.number) {
             // Prometheus takes the protocol of the endpoint port here.
             container_port_labels(&mut t, c, cp, &port.protocol);
@@ -186,7 +200,7 @@ pub(crate) fn build(eps: &EndpointsInfo, lookup: &dyn Lookup, attach: Attach) ->
             }
         }
     }
-    targets.extend(uncovered_ports(&seen));
+    targets.extend(uncovered_ports(&seen, lookup, attach));
     super::meta::group(
         format!("endpoints/{}/{}", eps.meta.namespace, eps.meta.name),
         targets,

@@ -3,13 +3,13 @@
 //! `discovery/kubernetes/endpointslice.go`, discovery.k8s.io/v1).
 
 use super::endpoints::{
-    SeenPods, attach_node_labels, container_port_labels, matching_container_port, resolve_pod, see,
-    uncovered_ports,
+    SeenPods, attach_node_labels, container_port_labels, matching_container_port,
+    referenced_pod_labels, resolve_pod, see, uncovered_ports,
 };
 use super::lookup::{Attach, Lookup};
 use super::meta::{self, LabelMap, NAMESPACE, join_host_port, merge_into, put, put_meta, sanitize};
 use super::objects::{SliceEndpoint, SliceInfo, SlicePort};
-use super::{pod, service};
+use super::service;
 use crate::discovery::{ADDRESS_LABEL, TargetGroup};
 
 /// The label naming an EndpointSlice's service.
@@ -123,9 +123,7 @@ pub(crate) fn build(slice: &SliceInfo, lookup: &dyn Lookup, attach: Attach) -> T
             return;
         };
         see(&mut seen, &pod, port.port);
-        let mut pl = LabelMap::new();
-        pod::pod_labels(&mut pl, &pod);
-        merge_into(&mut t, pl);
+        merge_into(&mut t, referenced_pod_labels(&pod, lookup, attach));
         if let Some((c, cp)) = port
             .port
             .and_then(|number| matching_container_port(&pod, number))
@@ -142,6 +140,6 @@ pub(crate) fn build(slice: &SliceInfo, lookup: &dyn Lookup, attach: Attach) -> T
             }
         }
     }
-    targets.extend(uncovered_ports(&seen));
+    targets.extend(uncovered_ports(&seen, lookup, attach));
     super::meta::group(source, targets, &labels)
 }

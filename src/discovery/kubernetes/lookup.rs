@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::objects::{Meta, NodeInfo, PodInfo, ServiceInfo};
+use super::objects::{Meta, NodeInfo, OwnerInfo, PodInfo, ServiceInfo};
 use super::watch::{Store, Watching};
 use crate::config::{KubernetesAttachMetadata, KubernetesRole};
 
@@ -18,6 +18,10 @@ pub(crate) trait Lookup {
     fn node(&self, name: &str) -> Option<Arc<NodeInfo>>;
     /// The namespace `name`, only when `attach_metadata.namespace` is on.
     fn namespace(&self, name: &str) -> Option<Arc<Meta>>;
+    /// The ReplicaSet `namespace/name`, only when `attach_metadata.deployment` is on.
+    fn replica_set(&self, namespace: &str, name: &str) -> Option<Arc<OwnerInfo>>;
+    /// The Job `namespace/name`, only when `attach_metadata.cronjob` is on.
+    fn job(&self, namespace: &str, name: &str) -> Option<Arc<OwnerInfo>>;
 }
 
 /// The `attach_metadata` keys a provider honours. Prometheus accepts every key for every
@@ -29,6 +33,12 @@ pub(crate) struct Attach {
     pub node: bool,
     /// Namespace labels and annotations (every role but node).
     pub namespace: bool,
+    /// `pod_deployment_name`, from the pod's ReplicaSet (pod, endpoints, endpointslice).
+    pub deployment: bool,
+    /// `pod_job_name`, from the pod's own controller reference: no watch needed.
+    pub job: bool,
+    /// `pod_cronjob_name`, from the pod's Job.
+    pub cronjob: bool,
 }
 
 impl Attach {
@@ -39,6 +49,9 @@ impl Attach {
         Attach {
             node: cfg.node && pods,
             namespace: cfg.namespace && role != R::Node,
+            deployment: cfg.deployment && pods,
+            job: cfg.job && pods,
+            cronjob: cfg.cronjob && pods,
         }
     }
 }
@@ -50,6 +63,8 @@ pub(crate) struct Related {
     pub services: Option<Arc<Store<ServiceInfo>>>,
     pub nodes: Option<Arc<Store<NodeInfo>>>,
     pub namespaces: Option<Arc<Store<Meta>>>,
+    pub replica_sets: Option<Arc<Store<OwnerInfo>>>,
+    pub jobs: Option<Arc<Store<OwnerInfo>>>,
 }
 
 impl Related {
@@ -65,6 +80,8 @@ impl Related {
         add(&mut out, &self.services);
         add(&mut out, &self.nodes);
         add(&mut out, &self.namespaces);
+        add(&mut out, &self.replica_sets);
+        add(&mut out, &self.jobs);
         out
     }
 }
@@ -81,5 +98,11 @@ impl Lookup for Related {
     }
     fn namespace(&self, name: &str) -> Option<Arc<Meta>> {
         self.namespaces.as_ref()?.get("", name)
+    }
+    fn replica_set(&self, namespace: &str, name: &str) -> Option<Arc<OwnerInfo>> {
+        self.replica_sets.as_ref()?.get(namespace, name)
+    }
+    fn job(&self, namespace: &str, name: &str) -> Option<Arc<OwnerInfo>> {
+        self.jobs.as_ref()?.get(namespace, name)
     }
 }

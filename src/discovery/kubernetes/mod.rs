@@ -166,9 +166,27 @@ impl KubernetesProvider {
                 metrics,
             )
         };
+        // In the config's namespaces, without selectors, as Prometheus' informers. Jobs
+        // only for `cronjob`: `job` reads the pod's own owner reference.
+        let replica_sets = || {
+            registry.store::<k8s_openapi::api::apps::v1::ReplicaSet, _>(
+                key("replicaset", None, true),
+                objects::replica_set,
+                metrics,
+            )
+        };
+        let jobs = || {
+            registry.store::<k8s_openapi::api::batch::v1::Job, _>(
+                key("job", None, true),
+                objects::job,
+                metrics,
+            )
+        };
         let mut related = Related {
             nodes: attach.node.then(nodes),
             namespaces: attach.namespace.then(namespace_objects),
+            replica_sets: attach.deployment.then(replica_sets),
+            jobs: attach.cronjob.then(jobs),
             ..Related::default()
         };
         let main = match role {

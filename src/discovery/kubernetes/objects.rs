@@ -5,6 +5,8 @@
 
 use std::collections::BTreeMap;
 
+use k8s_openapi::api::apps::v1::ReplicaSet;
+use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{
     Endpoints, Namespace, Node, ObjectReference, Pod, Service, ServiceStatus,
 };
@@ -186,6 +188,13 @@ pub(crate) struct SliceEndpoint {
     pub topology: BTreeMap<String, String>,
 }
 
+/// A ReplicaSet or a Job as pod labels see it: the name of its controller when that is a
+/// Deployment (of a ReplicaSet) or a CronJob (of a Job), and nothing else.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct OwnerInfo {
+    pub owner: Option<String>,
+}
+
 /// An Ingress (networking.k8s.io/v1).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub(crate) struct IngressInfo {
@@ -198,11 +207,7 @@ pub(crate) struct IngressInfo {
 
 /// Converts a decoded pod, keeping only what labels need.
 pub(crate) fn pod(p: Pod) -> PodInfo {
-    let controller = p.metadata.owner_references.as_ref().and_then(|refs| {
-        refs.iter()
-            .find(|r| r.controller == Some(true))
-            .map(|r| (r.kind.clone(), r.name.clone()))
-    });
+    let controller = controller_of(&p.metadata).map(|(k, n)| (k.to_string(), n.to_string()));
     let spec = p.spec.unwrap_or_default();
     let status = p.status.unwrap_or_default();
     let ready = status
@@ -254,6 +259,35 @@ pub(crate) fn pod(p: Pod) -> PodInfo {
         ready,
         containers,
     }
+}
+
+/// Kind and name of the first owner reference marked `controller: true` (Prometheus'
+/// `GetControllerOf`).
+fn controller_of(m: &ObjectMeta) -> Option<(&str, &str)> {
+    m.owner_references
+        .iter()
+        .flatten()
+        .find(|r| r.controller == Some(true))
+        .map(|r| (r.kind.as_str(), r.name.as_str()))
+}
+
+/// The name of `m`'s controller when it is of `kind`.
+fn controller_named(m: &ObjectMeta, kind: &str) -> OwnerInfo {
+    OwnerInfo {
+        owner: controller_of(m)
+            .filter(|(k, _)| *k == kind)
+            .map(|(_, n)| n.to_string()),
+    }
+}
+
+/// Converts a decoded ReplicaSet, for `attach_metadata.deployment`.
+pub(crate) fn replica_set(rs: ReplicaSet) -> OwnerInfo {
+    controller_named(&rs.metadata, "Deployment")
+}
+
+/// Converts a decoded Job, for `attach_metadata.cronjob`.
+pub(crate) fn job(j: Job) -> OwnerInfo {
+    controller_named(&j.metadata, "CronJob")
 }
 
 /// Converts a decoded service.

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::lookup::{Attach, Lookup};
 use super::meta::{self, LabelMap, NAMESPACE, join_host_port, put, put_meta};
-use super::objects::{Meta, NodeInfo, PodInfo};
+use super::objects::{Meta, NodeInfo, OwnerInfo, PodInfo};
 use crate::discovery::{ADDRESS_LABEL, TargetGroup};
 
 /// The related objects a pod's group is built from, each `None` unless `attach_metadata`
@@ -16,6 +16,8 @@ pub(crate) struct PodRelated {
     pub node: Option<Arc<NodeInfo>>,
     /// The pod's namespace.
     pub namespace: Option<Arc<Meta>>,
+    /// The pod's ReplicaSet or Job (see [`owner`]).
+    pub owner: Option<Arc<OwnerInfo>>,
 }
 
 impl PodRelated {
@@ -26,13 +28,16 @@ impl PodRelated {
             namespace: (attach.namespace)
                 .then(|| lookup.namespace(&pod.meta.namespace))
                 .flatten(),
+            owner: owner(pod, lookup, attach),
         }
     }
 
     /// Whether both hold the same objects. The stores replace an object's `Arc` on every
     /// change, so the same allocations mean the same group.
     pub(crate) fn same_as(&self, other: &PodRelated) -> bool {
-        same(&self.node, &other.node) && same(&self.namespace, &other.namespace)
+        same(&self.node, &other.node)
+            && same(&self.namespace, &other.namespace)
+            && same(&self.owner, &other.owner)
     }
 }
 
@@ -49,9 +54,26 @@ pub(crate) fn source(namespace: &str, name: &str) -> String {
     format!("pod/{namespace}/{name}")
 }
 
+/// The object that names the pod's workload: its ReplicaSet (for `deployment`) or its Job
+/// (for `cronjob`), when its controller is one and `attach` asks for it.
+pub(crate) fn owner(pod: &PodInfo, lookup: &dyn Lookup, attach: Attach) -> Option<Arc<OwnerInfo>> {
+    let (kind, name) = pod.controller.as_ref()?;
+    match kind.as_str() {
+        "ReplicaSet" if attach.deployment => lookup.replica_set(&pod.meta.namespace, name),
+        "Job" if attach.cronjob => lookup.job(&pod.meta.namespace, name),
+        _ => None,
+    }
+}
+
 /// Prometheus' `podLabels`: the pod-level labels also attached by endpoints and
-/// endpointslice targets that point at a pod (no namespace: the group carries it).
-pub(crate) fn pod_labels(ls: &mut LabelMap, pod: &PodInfo) {
+/// endpointslice targets that point at a pod (no namespace: the group carries it). `owner`
+/// is [`owner`]'s answer.
+pub(crate) fn pod_labels(
+    ls: &mut LabelMap,
+    pod: &PodInfo,
+    owner: Option<&OwnerInfo>,
+    attach: Attach,
+) {
     put_meta(ls, "pod_ip", &pod.pod_ip);
     put_meta(ls, "pod_ready", &pod.ready);
     put_meta(ls, "pod_phase", &pod.phase);
@@ -59,9 +81,27 @@ pub(crate) fn pod_labels(ls: &mut LabelMap, pod: &PodInfo) {
     put_meta(ls, "pod_host_ip", &pod.host_ip);
     put_meta(ls, "pod_uid", &pod.meta.uid);
     meta::object_meta_labels(ls, &pod.meta, "pod");
-    if let Some((kind, name)) = &pod.controller {
-        put_meta(ls, "pod_controller_kind", kind);
-        put_meta(ls, "pod_controller_name", name);
+    let Some((kind, name)) = &pod.controller else {
+        return;
+    };
+    put_meta(ls, "pod_controller_kind", kind);
+    put_meta(ls, "pod_controller_name", name);
+    let owner = owner.and_then(|o| o.owner.as_deref());
+    match kind.as_str() {
+        "ReplicaSet" => {
+            if let Some(d) = owner {
+                put_meta(ls, "pod_deployment_name", d);
+            }
+        }
+        "Job" => {
+            if attach.job {
+                put_meta(ls, "pod_job_name", name);
+            }
+            if let Some(c) = owner {
+                put_meta(ls, "pod_cronjob_name", c);
+            }
+        }
+        _ => {}
     }
 }
 
@@ -73,7 +113,7 @@ pub(crate) fn build(pod: &PodInfo, rel: &PodRelated, attach: Attach) -> Option<T
         return None;
     }
     let mut labels = LabelMap::new();
-    pod_labels(&mut labels, pod);
+    pod_labels(&mut labels, pod, rel.owner.as_deref(), attach);
     put(&mut labels, NAMESPACE, &pod.meta.namespace);
     meta::node_labels(&mut labels, rel.node.as_deref());
     meta::namespace_labels(&mut labels, rel.namespace.as_deref());

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use super::lookup::{Attach, Lookup};
 use super::objects::{
-    ContainerInfo, Meta, NodeInfo, PodInfo, PortInfo, ServiceInfo, SliceEndpoint, SliceInfo,
-    SlicePort, TargetRef,
+    ContainerInfo, Meta, NodeInfo, OwnerInfo, PodInfo, PortInfo, ServiceInfo, SliceEndpoint,
+    SliceInfo, SlicePort, TargetRef,
 };
 use super::pod::PodRelated;
 use super::{endpointslice, fingerprint, node, pod};
@@ -24,6 +24,12 @@ impl Lookup for NoRelated {
         None
     }
     fn namespace(&self, _: &str) -> Option<Arc<Meta>> {
+        None
+    }
+    fn replica_set(&self, _: &str, _: &str) -> Option<Arc<OwnerInfo>> {
+        None
+    }
+    fn job(&self, _: &str, _: &str) -> Option<Arc<OwnerInfo>> {
         None
     }
 }

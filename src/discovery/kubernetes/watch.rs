@@ -151,7 +151,9 @@ namespaced!(
     k8s_openapi::api::core::v1::Service,
     k8s_openapi::api::core::v1::Endpoints,
     k8s_openapi::api::discovery::v1::EndpointSlice,
-    k8s_openapi::api::networking::v1::Ingress
+    k8s_openapi::api::networking::v1::Ingress,
+    k8s_openapi::api::apps::v1::ReplicaSet,
+    k8s_openapi::api::batch::v1::Job
 );
 
 macro_rules! cluster_scoped {
