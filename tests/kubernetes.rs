@@ -1169,6 +1169,11 @@ fn config_errors_match_prometheus() {
             "- role: pod\n  rolee: x\n",
             "unknown field \"rolee\"",
         ),
+        (
+            "unknown attach_metadata key",
+            "- role: pod\n  attach_metadata: {replicaset: true}\n",
+            "unknown field \"replicaset\"",
+        ),
     ];
     for (name, body, want) in cases {
         let text = format!(
@@ -1190,11 +1195,16 @@ fn config_errors_match_prometheus() {
         assert!(line >= 3, "{name}: line {line}: {err}");
     }
     // A full valid entry round-trips its fields.
-    let ok = "scrape_configs:\n  - job_name: k\n    kubernetes_sd_configs:\n      - role: endpointslice\n        api_server: https://k8s:6443\n        authorization: {credentials_file: /var/run/token}\n        tls_config: {ca_file: /ca.crt}\n        namespaces: {names: [a, b]}\n        selectors: [{role: service, label: 'app in (x,y)'}]\n        attach_metadata: {node: true}\n";
+    let ok = "scrape_configs:\n  - job_name: k\n    kubernetes_sd_configs:\n      - role: endpointslice\n        api_server: https://k8s:6443\n        authorization: {credentials_file: /var/run/token}\n        tls_config: {ca_file: /ca.crt}\n        namespaces: {names: [a, b]}\n        selectors: [{role: service, label: 'app in (x,y)'}]\n        attach_metadata: {node: true, namespace: true, deployment: true, job: true, cronjob: true}\n";
     let cfg = shoal::config::load_str(ok, Path::new("/etc/t.yml")).unwrap();
     let k = &cfg.scrape_configs[0].kubernetes_sd_configs[0];
     assert_eq!(k.namespaces.names, ["a", "b"]);
-    assert!(k.attach_metadata.node);
+    let m = &k.attach_metadata;
+    assert!(m.node && m.namespace && m.deployment && m.job && m.cronjob);
+    // Prometheus accepts every attach_metadata key for every role; a role ignores those it
+    // has no use for.
+    let ignored = "scrape_configs:\n  - job_name: k\n    kubernetes_sd_configs:\n      - role: node\n        attach_metadata: {node: true, namespace: true, deployment: true, job: true, cronjob: true}\n";
+    shoal::config::load_str(ignored, Path::new("t.yml")).unwrap();
     assert_eq!(
         k.selector_for(shoal::config::KubernetesRole::Service),
         ("app in (x,y)", "")

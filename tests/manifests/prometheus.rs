@@ -41,7 +41,7 @@ const ROLES: &[&str] = &[
 ];
 const NAMESPACES_KEYS: &[&str] = &["names", "own_namespace"];
 const SELECTOR_KEYS: &[&str] = &["role", "label", "field"];
-const ATTACH_METADATA_KEYS: &[&str] = &["node"];
+const ATTACH_METADATA_KEYS: &[&str] = &["node", "namespace", "deployment", "job", "cronjob"];
 
 fn keys(v: &Value) -> Vec<String> {
     let map = v
