@@ -29,7 +29,6 @@ use std::time::Duration;
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
-use k8s_openapi::api::core::v1 as core;
 use tokio::sync::mpsc;
 
 pub use client::{ClientError, NAMESPACE_FILE};
@@ -37,7 +36,7 @@ pub use watch::Registry;
 
 use self::lookup::{Attach, Related};
 use self::objects::{EndpointsInfo, IngressInfo, NodeInfo, PodInfo, ServiceInfo, SliceInfo};
-use self::watch::{Store, StoreKey, Watching};
+use self::watch::{Store, StoreKey, Watched, Watching};
 use super::{Cancel, DiscoveryMetrics, Provider, SharedGroups, TargetGroup};
 use crate::config::{KubernetesRole, KubernetesSdConfig};
 
@@ -85,6 +84,41 @@ impl Sources {
 /// be reused by another object while it is a key.
 type PodCache = HashMap<usize, (Arc<PodInfo>, pod::PodRelated, Option<Arc<TargetGroup>>)>;
 
+/// Opens the shared stores of one config.
+struct Opener<'a> {
+    cfg: &'a KubernetesSdConfig,
+    client: client::ClientSpec,
+    /// The config's namespaces (own included); empty for all.
+    namespaces: Vec<String>,
+    registry: &'a Registry,
+    metrics: &'a DiscoveryMetrics,
+}
+
+impl Opener<'_> {
+    /// The store of `kind` objects, with the selectors of role `sel` (none for kinds that
+    /// no selector role names), in the config's namespaces when the kind has namespaces.
+    fn store<K: Watched, T: Send + Sync + 'static>(
+        &self,
+        kind: &'static str,
+        sel: Option<KubernetesRole>,
+        convert: fn(K) -> T,
+    ) -> Arc<Store<T>> {
+        let (label, field) = sel.map_or(("", ""), |r| self.cfg.selector_for(r));
+        let key = StoreKey {
+            kind,
+            client: self.client.clone(),
+            namespaces: if K::NAMESPACED {
+                self.namespaces.clone()
+            } else {
+                Vec::new()
+            },
+            label: label.to_string(),
+            field: field.to_string(),
+        };
+        self.registry.store(key, convert, self.metrics)
+    }
+}
+
 /// One `kubernetes_sd_configs` entry.
 pub struct KubernetesProvider {
     role: KubernetesRole,
@@ -123,102 +157,55 @@ impl KubernetesProvider {
                 namespaces.push(own);
             }
         }
-        // `sel` is the role whose selectors apply; related kinds that have none are
-        // watched whole, as Prometheus does (namespaces, replicasets, jobs).
-        let key = |kind: &'static str, sel: Option<KubernetesRole>, namespaced: bool| {
-            let (label, field) = sel.map_or(("", ""), |r| cfg.selector_for(r));
-            StoreKey {
-                kind,
-                client: client.clone(),
-                namespaces: if namespaced {
-                    namespaces.clone()
-                } else {
-                    Vec::new()
-                },
-                label: label.to_string(),
-                field: field.to_string(),
-            }
+        let open = Opener {
+            cfg,
+            client,
+            namespaces,
+            registry,
+            metrics,
         };
         use KubernetesRole as R;
-        let pods = || {
-            registry.store::<core::Pod, _>(key("pod", Some(R::Pod), true), objects::pod, metrics)
-        };
-        let services = || {
-            registry.store::<core::Service, _>(
-                key("service", Some(R::Service), true),
-                objects::service,
-                metrics,
-            )
-        };
-        let nodes = || {
-            registry.store::<core::Node, _>(
-                key("node", Some(R::Node), false),
-                objects::node,
-                metrics,
-            )
-        };
         let attach = Attach::for_role(&cfg.attach_metadata, role);
-        // Every namespace, whatever `namespaces` says, as Prometheus' namespace informer.
-        let namespace_objects = || {
-            registry.store::<core::Namespace, _>(
-                key("namespace", None, false),
-                objects::namespace,
-                metrics,
-            )
-        };
-        // In the config's namespaces, without selectors, as Prometheus' informers. Jobs
-        // only for `cronjob`: `job` reads the pod's own owner reference.
-        let replica_sets = || {
-            registry.store::<k8s_openapi::api::apps::v1::ReplicaSet, _>(
-                key("replicaset", None, true),
-                objects::replica_set,
-                metrics,
-            )
-        };
-        let jobs = || {
-            registry.store::<k8s_openapi::api::batch::v1::Job, _>(
-                key("job", None, true),
-                objects::job,
-                metrics,
-            )
-        };
+        // As Prometheus' informers: nodes with the node selectors; every namespace, whatever
+        // `namespaces` says; ReplicaSets and Jobs in the config's namespaces, unselected.
+        // Jobs only for `cronjob`: `job` reads the pod's own owner reference.
         let mut related = Related {
-            nodes: attach.node.then(nodes),
-            namespaces: attach.namespace.then(namespace_objects),
-            replica_sets: attach.deployment.then(replica_sets),
-            jobs: attach.cronjob.then(jobs),
+            nodes: attach
+                .node
+                .then(|| open.store("node", Some(R::Node), objects::node)),
+            namespaces: attach
+                .namespace
+                .then(|| open.store("namespace", None, objects::namespace)),
+            replica_sets: attach
+                .deployment
+                .then(|| open.store("replicaset", None, objects::replica_set)),
+            jobs: attach
+                .cronjob
+                .then(|| open.store("job", None, objects::job)),
             ..Related::default()
         };
+        let pods = || open.store("pod", Some(R::Pod), objects::pod);
+        let services = || open.store("service", Some(R::Service), objects::service);
         let main = match role {
             R::Pod => Sources::Pod(pods()),
             R::Service => Sources::Service(services()),
-            R::Node => Sources::Node(nodes()),
-            R::Ingress => Sources::Ingress(
-                registry.store::<k8s_openapi::api::networking::v1::Ingress, _>(
-                    key("ingress", Some(R::Ingress), true),
-                    objects::ingress,
-                    metrics,
-                ),
-            ),
+            R::Node => Sources::Node(open.store("node", Some(R::Node), objects::node)),
+            R::Ingress => {
+                Sources::Ingress(open.store("ingress", Some(R::Ingress), objects::ingress))
+            }
             R::Endpoints => {
                 related.pods = Some(pods());
                 related.services = Some(services());
-                Sources::Endpoints(registry.store::<core::Endpoints, _>(
-                    key("endpoints", Some(R::Endpoints), true),
-                    objects::endpoints,
-                    metrics,
-                ))
+                Sources::Endpoints(open.store("endpoints", Some(R::Endpoints), objects::endpoints))
             }
             R::EndpointSlice => {
                 related.pods = Some(pods());
                 related.services = Some(services());
-                Sources::EndpointSlice(
-                    registry.store::<k8s_openapi::api::discovery::v1::EndpointSlice, _>(
-                        key("endpointslice", Some(R::EndpointSlice), true),
-                        objects::endpoint_slice,
-                        metrics,
-                    ),
-                )
+                Sources::EndpointSlice(open.store(
+                    "endpointslice",
+                    Some(R::EndpointSlice),
+                    objects::endpoint_slice,
+                ))
             }
         };
         Ok(KubernetesProvider {
