@@ -53,6 +53,7 @@ pub(crate) fn uncovered_ports(
         if pod.pod_ip.is_empty() {
             continue;
         }
+        let pod_labels = referenced_pod_labels(pod, lookup, attach);
         // Init containers too, as Prometheus (containers then init containers).
         for c in &pod.containers {
             for cp in &c.ports {
@@ -66,7 +67,7 @@ pub(crate) fn uncovered_ports(
                     &join_host_port(&pod.pod_ip, cp.number),
                 );
                 container_port_labels(&mut t, c, cp, &cp.protocol);
-                merge_into(&mut t, referenced_pod_labels(pod, lookup, attach));
+                merge_into(&mut t, pod_labels.clone());
                 out.push(t);
             }
         }

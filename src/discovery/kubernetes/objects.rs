@@ -333,7 +333,7 @@ fn load_balancer_ips(status: Option<ServiceStatus>, spec_ip: Option<String>) -> 
     }
 }
 
-/// Converts a decoded namespace: its name, labels and annotations are all its labels need.
+/// Converts a decoded namespace: its metadata is all `attach_metadata.namespace` reads.
 pub(crate) fn namespace(n: Namespace) -> Meta {
     Meta::from_k8s(n.metadata)
 }
