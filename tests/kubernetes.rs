@@ -3,6 +3,8 @@
 //! and the watch behaviour (410 Gone → relist, dropped watch → resume, selectors reach the
 //! server, equal configs share one watch).
 
+#[path = "kubernetes/attach.rs"]
+mod attach;
 mod common;
 
 use std::collections::BTreeMap;
@@ -180,8 +182,6 @@ fn pod_common(name: &str, ip: &str, ready: &str) -> Vec<(String, String)> {
         ("namespace", "default"),
         ("pod_name", name),
         ("pod_ip", ip),
-        ("pod_ipv4", ip),
-        ("pod_ipv6", "fd00::5"),
         ("pod_ready", ready),
         ("pod_phase", "Running"),
         ("pod_node_name", "node-1"),
@@ -312,8 +312,6 @@ async fn pod_role_attach_metadata_node_and_ipv6_portless() {
     );
     let groups = d.until("pod", |g| !g.is_empty()).await;
     let mut c: Labels = pod_common("v6", "fd00::7", "true").into_iter().collect();
-    c.remove("__meta_kubernetes_pod_ipv4");
-    c.insert("__meta_kubernetes_pod_ipv6".into(), "fd00::7".into());
     c.extend(labels(&[
         ("node_name", "node-1"),
         ("node_label_topology_kubernetes_io_zone", "z1"),
@@ -330,13 +328,56 @@ async fn pod_role_attach_metadata_node_and_ipv6_portless() {
         vec![with(
             &c,
             &[
-                ("__address__", "[fd00::7]"),
+                ("__address__", "fd00::7"),
                 ("pod_container_name", "only"),
                 ("pod_container_image", "x"),
                 ("pod_container_init", "false"),
             ],
         )],
     );
+}
+
+#[tokio::test]
+async fn pod_role_node_selectors_leave_out_pods_on_other_nodes() {
+    let api = KubeApi::start().await;
+    api.apply("nodes", node("node-1"));
+    let mut other = node("node-2");
+    other["metadata"]["labels"]["topology.kubernetes.io/zone"] = json!("z2");
+    api.apply("nodes", other);
+    api.apply("pods", pod("default", "on-1", "10.0.0.1", "True"));
+    let mut on_2 = pod("default", "on-2", "10.0.0.2", "True");
+    on_2["spec"]["nodeName"] = json!("node-2");
+    api.apply("pods", on_2);
+    let cfg = sd_config(
+        &api,
+        "role: pod\nattach_metadata: {node: true}\nselectors: [{role: node, label: topology.kubernetes.io/zone=z1}]",
+    );
+    let registry = Registry::default();
+    let mut d = Discovery::start(&cfg, &registry);
+    d.until("only the pod on node-1", |g| {
+        names(g) == ["pod/default/on-1"]
+    })
+    .await;
+    let nodes: Vec<_> = api
+        .requests()
+        .into_iter()
+        .filter(|r| r.plural == "nodes")
+        .collect();
+    assert!(!nodes.is_empty());
+    assert!(
+        nodes
+            .iter()
+            .all(|r| r.label_selector == "topology.kubernetes.io/zone=z1"),
+        "{nodes:?}"
+    );
+    // The node joins the selection: its pod appears.
+    let mut moved = node("node-2");
+    moved["metadata"]["labels"]["topology.kubernetes.io/zone"] = json!("z1");
+    api.apply("nodes", moved);
+    d.until("both pods", |g| {
+        names(g) == ["pod/default/on-1", "pod/default/on-2"]
+    })
+    .await;
 }
 
 fn node(name: &str) -> Value {
@@ -354,6 +395,11 @@ fn node(name: &str) -> Value {
                 {"type": "ExternalIP", "address": "3.3.3.3"}
             ],
             "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
+            "conditions": [
+                {"type": "Ready", "status": "True", "lastHeartbeatTime": "2026-01-01T00:00:00Z"},
+                {"type": "MemoryPressure", "status": "False"},
+                {"type": "Network-Unavailable", "status": "Unknown"}
+            ],
             "images": [{"names": ["a-very-large-image-list"], "sizeBytes": 1}]
         }
     })
@@ -374,6 +420,9 @@ async fn node_role_uses_kubelet_port_and_address_labels() {
             ("instance", "node-1"),
             ("node_name", "node-1"),
             ("node_provider_id", "aws:///z1/i-1"),
+            ("node_condition_ready", "true"),
+            ("node_condition_memorypressure", "false"),
+            ("node_condition_network_unavailable", "unknown"),
             ("node_label_topology_kubernetes_io_zone", "z1"),
             ("node_labelpresent_topology_kubernetes_io_zone", "true"),
             ("node_annotation_node_alpha_kubernetes_io_ttl", "0"),
@@ -430,14 +479,27 @@ async fn service_role_targets_per_port_and_type() {
     api.apply("services", service("web", "ClusterIP"));
     api.apply("services", service("ext", "ExternalName"));
     api.apply("services", service("lb", "LoadBalancer"));
+    // The addresses in status win over the deprecated spec.loadBalancerIP (Prometheus main,
+    // after 3.14); entries without an IP are skipped.
+    let mut lb2 = service("lb2", "LoadBalancer");
+    lb2["spec"]["ports"] = json!([{"port": 443, "protocol": "TCP"}]);
+    lb2["status"] = json!({"loadBalancer": {"ingress": [
+        {"ip": "5.6.7.8"}, {"hostname": "x.elb.example"}, {"ip": "5.6.7.9"}
+    ]}});
+    api.apply("services", lb2);
     let registry = Registry::default();
     let mut d = Discovery::start(&sd_config(&api, "role: service"), &registry);
-    let groups = d.until("services", |g| g.len() == 3).await;
+    let groups = d.until("services", |g| g.len() == 4).await;
     let mut sources: Vec<_> = groups.iter().map(|g| g.source.clone()).collect();
     sources.sort();
     assert_eq!(
         sources,
-        ["svc/default/ext", "svc/default/lb", "svc/default/web"]
+        [
+            "svc/default/ext",
+            "svc/default/lb",
+            "svc/default/lb2",
+            "svc/default/web"
+        ]
     );
     let (w, e, l) = (svc_common("web"), svc_common("ext"), svc_common("lb"));
     assert_targets(
@@ -508,10 +570,21 @@ async fn service_role_targets_per_port_and_type() {
                     ("service_loadbalancer_ip", "1.2.3.4"),
                 ],
             ),
+            with(
+                &svc_common("lb2"),
+                &[
+                    ("__address__", "lb2.default.svc:443"),
+                    ("service_port_number", "443"),
+                    ("service_port_protocol", "TCP"),
+                    ("service_type", "LoadBalancer"),
+                    ("service_cluster_ip", "10.96.0.11"),
+                    ("service_loadbalancer_ip", "5.6.7.8,5.6.7.9"),
+                ],
+            ),
         ],
     );
     api.delete("services", "default", "ext");
-    d.until("ext gone", |g| g.len() == 2).await;
+    d.until("ext gone", |g| g.len() == 3).await;
 }
 
 fn slice() -> Value {
@@ -594,6 +667,7 @@ async fn endpointslice_role_labels_with_service_pod_and_node() {
         ("pod_container_port_name", "http"),
         ("pod_container_port_number", "8080"),
         ("pod_container_port_protocol", "TCP"),
+        ("pod_container_init", "false"),
     ]));
     let mut t2 = group.clone();
     t2.extend(port);
@@ -606,15 +680,28 @@ async fn endpointslice_role_labels_with_service_pod_and_node() {
     ]));
     // The pod's container port 9090 is not covered by the slice: its own target.
     let mut t3 = group.clone();
-    t3.extend(pod_l);
+    t3.extend(pod_l.clone());
     t3.extend(labels(&[
         ("__address__", "10.0.0.1:9090"),
         ("pod_container_name", "app"),
         ("pod_container_image", "web:1"),
         ("pod_container_port_number", "9090"),
         ("pod_container_port_protocol", "UDP"),
+        ("pod_container_init", "false"),
     ]));
-    assert_targets(&groups, vec![t1, t2, t3]);
+    // So is the init container's port.
+    let mut t4 = group.clone();
+    t4.extend(pod_l);
+    t4.extend(labels(&[
+        ("__address__", "10.0.0.1:7000"),
+        ("pod_container_name", "init"),
+        ("pod_container_image", "init:3"),
+        ("pod_container_port_name", "i"),
+        ("pod_container_port_number", "7000"),
+        ("pod_container_port_protocol", "TCP"),
+        ("pod_container_init", "true"),
+    ]));
+    assert_targets(&groups, vec![t1, t2, t3, t4]);
 
     // A change of the service shows on the slice's group.
     let mut s = service("web", "ClusterIP");
@@ -634,23 +721,67 @@ async fn endpointslice_role_labels_with_service_pod_and_node() {
 }
 
 #[tokio::test]
+async fn endpointslice_role_skips_secondary_family_of_dual_stack_service() {
+    let api = KubeApi::start().await;
+    let mut svc = service("web", "ClusterIP");
+    svc["spec"]["ipFamilyPolicy"] = json!("PreferDualStack");
+    svc["spec"]["ipFamilies"] = json!(["IPv6", "IPv4"]);
+    api.apply("services", svc);
+    let mut v4 = slice();
+    v4["endpoints"] = json!([{"addresses": ["10.0.0.9"]}]);
+    api.apply("endpointslices", v4);
+    let mut v6 = slice();
+    v6["metadata"]["name"] = json!("web-v6");
+    v6["addressType"] = json!("IPv6");
+    v6["endpoints"] = json!([{"addresses": ["fd00::9"]}]);
+    api.apply("endpointslices", v6);
+    let registry = Registry::default();
+    let mut d = Discovery::start(&sd_config(&api, "role: endpointslice"), &registry);
+    let groups = d.until("both slices", |g| g.len() == 2).await;
+    // The IPv4 slice is the secondary family's: its group keeps its labels, no targets.
+    let v4 = groups
+        .iter()
+        .find(|g| g.source == "endpointslice/default/web-abc")
+        .unwrap();
+    assert!(v4.targets.is_empty(), "{v4:#?}");
+    assert_eq!(v4.labels["__meta_kubernetes_service_name"], "web");
+    let mut want: Labels = svc_common("web").into_iter().collect();
+    want.extend(labels(&[
+        ("__address__", "[fd00::9]:8080"),
+        ("endpointslice_address_type", "IPv6"),
+        ("endpointslice_name", "web-v6"),
+        ("endpointslice_label_kubernetes_io_service_name", "web"),
+        (
+            "endpointslice_labelpresent_kubernetes_io_service_name",
+            "true",
+        ),
+        ("endpointslice_port_name", "http"),
+        ("endpointslice_port_protocol", "TCP"),
+        ("endpointslice_port", "8080"),
+        ("endpointslice_port_app_protocol", "http"),
+    ]));
+    assert_targets(&groups, vec![want]);
+}
+
+fn endpoints() -> Value {
+    json!({
+        "apiVersion": "v1", "kind": "Endpoints",
+        "metadata": {"name": "web", "namespace": "default", "labels": {"app": "web"}},
+        "subsets": [{
+            "addresses": [{"ip": "10.0.0.1", "nodeName": "node-1", "hostname": "h1",
+                "targetRef": {"kind": "Pod", "name": "web-1", "namespace": "default"}}],
+            "notReadyAddresses": [{"ip": "10.0.0.2"}],
+            "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]
+        }]
+    })
+}
+
+#[tokio::test]
 async fn endpoints_role_labels() {
     let api = KubeApi::start().await;
     api.apply("services", service("web", "ClusterIP"));
     api.apply("pods", pod("default", "web-1", "10.0.0.1", "True"));
-    api.apply(
-        "endpoints",
-        json!({
-            "apiVersion": "v1", "kind": "Endpoints",
-            "metadata": {"name": "web", "namespace": "default", "labels": {"app": "web"}},
-            "subsets": [{
-                "addresses": [{"ip": "10.0.0.1", "nodeName": "node-1", "hostname": "h1",
-                    "targetRef": {"kind": "Pod", "name": "web-1", "namespace": "default"}}],
-                "notReadyAddresses": [{"ip": "10.0.0.2"}],
-                "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]
-            }]
-        }),
-    );
+    api.apply("endpoints", endpoints());
     let registry = Registry::default();
     let mut d = Discovery::start(&sd_config(&api, "role: endpoints"), &registry);
     let groups = d.until("endpoints", |g| !g.is_empty()).await;
@@ -684,6 +815,7 @@ async fn endpoints_role_labels() {
         ("pod_container_port_name", "http"),
         ("pod_container_port_number", "8080"),
         ("pod_container_port_protocol", "TCP"),
+        ("pod_container_init", "false"),
     ]));
     let mut t2 = group.clone();
     t2.extend(port);
@@ -692,35 +824,54 @@ async fn endpoints_role_labels() {
         ("endpoint_ready", "false"),
     ]));
     let mut t3 = group.clone();
-    t3.extend(pod_l);
+    t3.extend(pod_l.clone());
     t3.extend(labels(&[
         ("__address__", "10.0.0.1:9090"),
         ("pod_container_name", "app"),
         ("pod_container_image", "web:1"),
         ("pod_container_port_number", "9090"),
         ("pod_container_port_protocol", "UDP"),
+        ("pod_container_init", "false"),
     ]));
-    assert_targets(&groups, vec![t1, t2, t3]);
+    // So is the init container's port.
+    let mut t4 = group.clone();
+    t4.extend(pod_l);
+    t4.extend(labels(&[
+        ("__address__", "10.0.0.1:7000"),
+        ("pod_container_name", "init"),
+        ("pod_container_image", "init:3"),
+        ("pod_container_port_name", "i"),
+        ("pod_container_port_number", "7000"),
+        ("pod_container_port_protocol", "TCP"),
+        ("pod_container_init", "true"),
+    ]));
+    assert_targets(&groups, vec![t1, t2, t3, t4]);
 }
 
-#[tokio::test]
-async fn ingress_role_labels() {
-    let api = KubeApi::start().await;
-    api.apply("ingresses", json!({
+fn ingress() -> Value {
+    json!({
         "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
         "metadata": {"name": "site", "namespace": "default", "annotations": {"a/b": "c"}},
         "spec": {
             "ingressClassName": "nginx",
-            "tls": [{"hosts": ["secure.example.com"]}],
+            "tls": [{"hosts": ["secure.example.com"]}, {"hosts": ["*.internal.example.test"]}],
             "rules": [
                 {"host": "secure.example.com", "http": {"paths": [
                     {"path": "/api", "pathType": "Prefix", "backend": {"service": {"name": "s", "port": {"number": 80}}}},
                     {"pathType": "Prefix", "backend": {"service": {"name": "s", "port": {"number": 80}}}}
                 ]}},
-                {"host": "plain.example.com"}
+                {"host": "plain.example.com"},
+                {"host": "admin.internal.example.test"},
+                {"host": "a.b.internal.example.test"}
             ]
         }
-    }));
+    })
+}
+
+#[tokio::test]
+async fn ingress_role_labels() {
+    let api = KubeApi::start().await;
+    api.apply("ingresses", ingress());
     let registry = Registry::default();
     let mut d = Discovery::start(&sd_config(&api, "role: ingress"), &registry);
     let groups = d.until("ingress", |g| !g.is_empty()).await;
@@ -761,6 +912,25 @@ async fn ingress_role_labels() {
                     ("__address__", "plain.example.com"),
                     ("ingress_scheme", "http"),
                     ("ingress_host", "plain.example.com"),
+                    ("ingress_path", "/"),
+                ],
+            ),
+            // A wildcard TLS host covers exactly one more label (matchesHostnamePattern).
+            with(
+                &g,
+                &[
+                    ("__address__", "admin.internal.example.test"),
+                    ("ingress_scheme", "https"),
+                    ("ingress_host", "admin.internal.example.test"),
+                    ("ingress_path", "/"),
+                ],
+            ),
+            with(
+                &g,
+                &[
+                    ("__address__", "a.b.internal.example.test"),
+                    ("ingress_scheme", "http"),
+                    ("ingress_host", "a.b.internal.example.test"),
                     ("ingress_path", "/"),
                 ],
             ),
@@ -977,7 +1147,7 @@ fn config_errors_match_prometheus() {
         (
             "selector role",
             "- role: pod\n  selectors: [{role: service, label: a=b}]\n",
-            "pod role supports only pod selectors",
+            "pod role supports only pod, node selectors",
         ),
         (
             "selector roles endpoints",
@@ -998,6 +1168,11 @@ fn config_errors_match_prometheus() {
             "unknown key",
             "- role: pod\n  rolee: x\n",
             "unknown field \"rolee\"",
+        ),
+        (
+            "unknown attach_metadata key",
+            "- role: pod\n  attach_metadata: {replicaset: true}\n",
+            "unknown field \"replicaset\"",
         ),
     ];
     for (name, body, want) in cases {
@@ -1020,11 +1195,16 @@ fn config_errors_match_prometheus() {
         assert!(line >= 3, "{name}: line {line}: {err}");
     }
     // A full valid entry round-trips its fields.
-    let ok = "scrape_configs:\n  - job_name: k\n    kubernetes_sd_configs:\n      - role: endpointslice\n        api_server: https://k8s:6443\n        authorization: {credentials_file: /var/run/token}\n        tls_config: {ca_file: /ca.crt}\n        namespaces: {names: [a, b]}\n        selectors: [{role: service, label: 'app in (x,y)'}]\n        attach_metadata: {node: true}\n";
+    let ok = "scrape_configs:\n  - job_name: k\n    kubernetes_sd_configs:\n      - role: endpointslice\n        api_server: https://k8s:6443\n        authorization: {credentials_file: /var/run/token}\n        tls_config: {ca_file: /ca.crt}\n        namespaces: {names: [a, b]}\n        selectors: [{role: service, label: 'app in (x,y)'}]\n        attach_metadata: {node: true, namespace: true, deployment: true, job: true, cronjob: true}\n";
     let cfg = shoal::config::load_str(ok, Path::new("/etc/t.yml")).unwrap();
     let k = &cfg.scrape_configs[0].kubernetes_sd_configs[0];
     assert_eq!(k.namespaces.names, ["a", "b"]);
-    assert!(k.attach_metadata.node);
+    let m = &k.attach_metadata;
+    assert!(m.node && m.namespace && m.deployment && m.job && m.cronjob);
+    // Prometheus accepts every attach_metadata key for every role; a role ignores those it
+    // has no use for.
+    let ignored = "scrape_configs:\n  - job_name: k\n    kubernetes_sd_configs:\n      - role: node\n        attach_metadata: {node: true, namespace: true, deployment: true, job: true, cronjob: true}\n";
+    shoal::config::load_str(ignored, Path::new("t.yml")).unwrap();
     assert_eq!(
         k.selector_for(shoal::config::KubernetesRole::Service),
         ("app in (x,y)", "")

@@ -438,6 +438,9 @@ fn rbac_is_least_privilege_and_bound_to_the_pods_account() {
         ("", "services"),
         ("", "endpoints"),
         ("", "nodes"),
+        ("", "namespaces"),
+        ("apps", "replicasets"),
+        ("batch", "jobs"),
         ("discovery.k8s.io", "endpointslices"),
         ("networking.k8s.io", "ingresses"),
     ]

@@ -57,7 +57,8 @@ impl KubernetesRole {
     pub fn allowed_selectors(self) -> &'static [KubernetesRole] {
         use KubernetesRole::*;
         match self {
-            Pod => &[Pod],
+            // Node selectors filter the node watch of `attach_metadata.node` (3.11+).
+            Pod => &[Pod, Node],
             Service => &[Service],
             EndpointSlice => &[Pod, Service, EndpointSlice],
             Endpoints => &[Pod, Service, Endpoints],
@@ -108,13 +109,29 @@ pub struct KubernetesSelector {
     pub field: Option<String>,
 }
 
-/// `attach_metadata`: extra labels from related objects.
+/// `attach_metadata`: extra labels from related objects. Every key is accepted for every
+/// role, as Prometheus does; a role with no use for one ignores it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KubernetesAttachMetadata {
-    /// Attach the node's name, labels and annotations (roles pod, endpoints, endpointslice).
+    /// Attach the node's name, labels and annotations (roles pod, endpoints, endpointslice;
+    /// watches nodes).
     #[serde(default)]
     pub node: bool,
+    /// Attach the namespace's labels and annotations (every role but node; watches
+    /// namespaces, all of them).
+    #[serde(default)]
+    pub namespace: bool,
+    /// Attach `pod_deployment_name` (roles pod, endpoints, endpointslice; watches
+    /// ReplicaSets).
+    #[serde(default)]
+    pub deployment: bool,
+    /// Attach `pod_job_name` (roles pod, endpoints, endpointslice; from the pod itself).
+    #[serde(default)]
+    pub job: bool,
+    /// Attach `pod_cronjob_name` (roles pod, endpoints, endpointslice; watches Jobs).
+    #[serde(default)]
+    pub cronjob: bool,
 }
 
 with_http_client! {

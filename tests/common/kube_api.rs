@@ -2,7 +2,8 @@
 //! over plain HTTP on 127.0.0.1:0, for `kubernetes_sd_configs` tests.
 //!
 //! - LIST `/api/v1[/namespaces/NS]/PLURAL` (and the `discovery.k8s.io/v1`,
-//!   `networking.k8s.io/v1` groups) answers `{kind: XList, metadata: {resourceVersion,
+//!   `networking.k8s.io/v1`, `apps/v1`, `batch/v1` groups; `/api/v1/namespaces` itself
+//!   for the cluster-scoped namespaces) answers `{kind: XList, metadata: {resourceVersion,
 //!   continue}, items}`, in chunks of `limit` with a `continue` token.
 //! - WATCH (`?watch=true&resourceVersion=N`) streams chunked JSON lines `{type, object}`:
 //!   every recorded event after N, then live ones; a `BOOKMARK` after the replay when
@@ -233,6 +234,9 @@ fn list_kind(plural: &str) -> &'static str {
         "endpointslices" => "EndpointSliceList",
         "nodes" => "NodeList",
         "ingresses" => "IngressList",
+        "namespaces" => "NamespaceList",
+        "replicasets" => "ReplicaSetList",
+        "jobs" => "JobList",
         _ => "List",
     }
 }

@@ -41,7 +41,7 @@ const ROLES: &[&str] = &[
 ];
 const NAMESPACES_KEYS: &[&str] = &["names", "own_namespace"];
 const SELECTOR_KEYS: &[&str] = &["role", "label", "field"];
-const ATTACH_METADATA_KEYS: &[&str] = &["node"];
+const ATTACH_METADATA_KEYS: &[&str] = &["node", "namespace", "deployment", "job", "cronjob"];
 
 fn keys(v: &Value) -> Vec<String> {
     let map = v
@@ -87,9 +87,10 @@ fn kubernetes_sd_configs_use_prometheus_fields() {
                         ROLES.contains(&sel_role),
                         "{what}: selector role {sel_role:?}"
                     );
-                    // Prometheus: a pod, service, node or ingress role selects only its own
-                    // kind; endpoints and endpointslice may also select pods and services.
+                    // Prometheus: a service, node or ingress role selects only its own kind;
+                    // pod may also select nodes, endpoints and endpointslice pods and services.
                     let allowed: &[&str] = match role {
+                        "pod" => &["pod", "node"],
                         "endpoints" => &["endpoints", "pod", "service"],
                         "endpointslice" => &["endpointslice", "pod", "service"],
                         own => &[own][..],

@@ -4,9 +4,9 @@
 
 use std::sync::Arc;
 
-use super::lookup::Lookup;
+use super::lookup::{Attach, Lookup};
 use super::meta::{self, LabelMap, NAMESPACE, join_host_port, merge_into, put, put_meta};
-use super::objects::{AddressInfo, EndpointsInfo, PodInfo, PortInfo};
+use super::objects::{AddressInfo, ContainerInfo, EndpointsInfo, PodInfo, PortInfo};
 use super::{pod, service};
 use crate::discovery::{ADDRESS_LABEL, TargetGroup};
 
@@ -30,14 +30,32 @@ pub(crate) fn see(seen: &mut SeenPods, pod: &Arc<PodInfo>, port: Option<i32>) {
     }
 }
 
+/// Prometheus' `podLabels` of a pod an address refers to.
+pub(crate) fn referenced_pod_labels(
+    pod: &PodInfo,
+    lookup: &dyn Lookup,
+    attach: Attach,
+) -> LabelMap {
+    let mut ls = LabelMap::new();
+    let owner = pod::owner(pod, lookup, attach);
+    pod::pod_labels(&mut ls, pod, owner.as_deref(), attach);
+    ls
+}
+
 /// Targets for the container ports of seen pods that no endpoint port covered.
-pub(crate) fn uncovered_ports(seen: &SeenPods) -> Vec<LabelMap> {
+pub(crate) fn uncovered_ports(
+    seen: &SeenPods,
+    lookup: &dyn Lookup,
+    attach: Attach,
+) -> Vec<LabelMap> {
     let mut out = Vec::new();
     for (pod, ports) in seen {
         if pod.pod_ip.is_empty() {
             continue;
         }
-        for c in pod.containers.iter().filter(|c| !c.init) {
+        let pod_labels = referenced_pod_labels(pod, lookup, attach);
+        // Init containers too, as Prometheus (containers then init containers).
+        for c in &pod.containers {
             for cp in &c.ports {
                 if ports.contains(&cp.number) {
                     continue;
@@ -48,8 +66,8 @@ pub(crate) fn uncovered_ports(seen: &SeenPods) -> Vec<LabelMap> {
                     ADDRESS_LABEL,
                     &join_host_port(&pod.pod_ip, cp.number),
                 );
-                container_port_labels(&mut t, &c.name, &c.image, cp, &cp.protocol);
-                pod::pod_labels(&mut t, pod);
+                container_port_labels(&mut t, c, cp, &cp.protocol);
+                merge_into(&mut t, pod_labels.clone());
                 out.push(t);
             }
         }
@@ -57,19 +75,37 @@ pub(crate) fn uncovered_ports(seen: &SeenPods) -> Vec<LabelMap> {
     out
 }
 
-/// The `pod_container_*` labels of a target on a container port.
+/// The `pod_container_*` labels of a target on a container port (no `pod_container_id`:
+/// Prometheus sets it only in the pod role).
 pub(crate) fn container_port_labels(
     t: &mut LabelMap,
-    name: &str,
-    image: &str,
+    c: &ContainerInfo,
     port: &PortInfo,
     protocol: &str,
 ) {
-    put_meta(t, "pod_container_name", name);
-    put_meta(t, "pod_container_image", image);
+    put_meta(t, "pod_container_name", &c.name);
+    put_meta(t, "pod_container_image", &c.image);
     put_meta(t, "pod_container_port_name", &port.name);
     put_meta(t, "pod_container_port_number", &port.number.to_string());
     put_meta(t, "pod_container_port_protocol", protocol);
+    put_meta(
+        t,
+        "pod_container_init",
+        if c.init { "true" } else { "false" },
+    );
+}
+
+/// The container port an endpoint port lands on. Prometheus overwrites the labels for the
+/// first matching port of each container in turn, init containers last, so the last
+/// container with a match is the one that shows.
+pub(crate) fn matching_container_port(
+    pod: &PodInfo,
+    number: i32,
+) -> Option<(&ContainerInfo, &PortInfo)> {
+    pod.containers
+        .iter()
+        .rev()
+        .find_map(|c| c.ports.iter().find(|p| p.number == number).map(|p| (c, p)))
 }
 
 /// Merges the `node_*` labels of node `name` (when known) into a target, for
@@ -96,7 +132,7 @@ pub(crate) fn resolve_pod(
 }
 
 /// The group of one Endpoints object.
-pub(crate) fn build(eps: &EndpointsInfo, lookup: &dyn Lookup, attach_node: bool) -> TargetGroup {
+pub(crate) fn build(eps: &EndpointsInfo, lookup: &dyn Lookup, attach: Attach) -> TargetGroup {
     let mut labels = LabelMap::new();
     put(&mut labels, NAMESPACE, &eps.meta.namespace);
     if let Some(svc) = lookup.service(&eps.meta.namespace, &eps.meta.name) {
@@ -105,6 +141,12 @@ pub(crate) fn build(eps: &EndpointsInfo, lookup: &dyn Lookup, attach_node: bool)
         merge_into(&mut labels, s);
     }
     meta::object_meta_labels(&mut labels, &eps.meta, "endpoints");
+    if attach.namespace {
+        meta::namespace_labels(
+            &mut labels,
+            lookup.namespace(&eps.meta.namespace).as_deref(),
+        );
+    }
     let mut targets = Vec::new();
     let mut seen = SeenPods::new();
     let mut add = |addr: &AddressInfo, port: &PortInfo, ready: &str| {
@@ -125,7 +167,7 @@ pub(crate) fn build(eps: &EndpointsInfo, lookup: &dyn Lookup, attach_node: bool)
             put_meta(&mut t, "endpoint_node_name", n);
         }
         put_meta(&mut t, "endpoint_hostname", &addr.hostname);
-        if attach_node {
+        if attach.node {
             let node_name = match (&addr.node_name, &addr.target_ref) {
                 (Some(n), _) => Some(n.as_str()),
                 (None, Some(r)) if r.kind == "Node" => Some(r.name.as_str()),
@@ -142,15 +184,10 @@ pub(crate) fn build(eps: &EndpointsInfo, lookup: &dyn Lookup, attach_node: bool)
             return;
         };
         see(&mut seen, &pod, Some(port.number));
-        let mut pl = LabelMap::new();
-        pod::pod_labels(&mut pl, &pod);
-        merge_into(&mut t, pl);
-        // As Prometheus: the first matching port of each container, the last container winning.
-        for c in pod.containers.iter().filter(|c| !c.init) {
-            if let Some(cp) = c.ports.iter().find(|cp| cp.number == port.number) {
-                // Prometheus takes the protocol of the endpoint port here.
-                container_port_labels(&mut t, &c.name, &c.image, cp, &port.protocol);
-            }
+        merge_into(&mut t, referenced_pod_labels(&pod, lookup, attach));
+        if let Some((c, cp)) = matching_container_port(&pod, port.number) {
+            // Prometheus takes the protocol of the endpoint port here.
+            container_port_labels(&mut t, c, cp, &port.protocol);
         }
         targets.push(t);
     };
@@ -164,7 +201,7 @@ pub(crate) fn build(eps: &EndpointsInfo, lookup: &dyn Lookup, attach_node: bool)
             }
         }
     }
-    targets.extend(uncovered_ports(&seen));
+    targets.extend(uncovered_ports(&seen, lookup, attach));
     super::meta::group(
         format!("endpoints/{}/{}", eps.meta.namespace, eps.meta.name),
         targets,

@@ -3,12 +3,13 @@
 //! `discovery/kubernetes/endpointslice.go`, discovery.k8s.io/v1).
 
 use super::endpoints::{
-    SeenPods, attach_node_labels, container_port_labels, resolve_pod, see, uncovered_ports,
+    SeenPods, attach_node_labels, container_port_labels, matching_container_port,
+    referenced_pod_labels, resolve_pod, see, uncovered_ports,
 };
-use super::lookup::Lookup;
+use super::lookup::{Attach, Lookup};
 use super::meta::{self, LabelMap, NAMESPACE, join_host_port, merge_into, put, put_meta, sanitize};
 use super::objects::{SliceEndpoint, SliceInfo, SlicePort};
-use super::{pod, service};
+use super::service;
 use crate::discovery::{ADDRESS_LABEL, TargetGroup};
 
 /// The label naming an EndpointSlice's service.
@@ -19,7 +20,7 @@ fn bool_str(b: bool) -> &'static str {
 }
 
 /// The group of one EndpointSlice.
-pub(crate) fn build(slice: &SliceInfo, lookup: &dyn Lookup, attach_node: bool) -> TargetGroup {
+pub(crate) fn build(slice: &SliceInfo, lookup: &dyn Lookup, attach: Attach) -> TargetGroup {
     let ns = &slice.meta.namespace;
     let mut labels = LabelMap::new();
     put(&mut labels, NAMESPACE, ns);
@@ -29,14 +30,27 @@ pub(crate) fn build(slice: &SliceInfo, lookup: &dyn Lookup, attach_node: bool) -
         &slice.address_type,
     );
     meta::object_meta_labels(&mut labels, &slice.meta, "endpointslice");
-    if let Some(svc) = slice
+    let svc = slice
         .meta
         .label(SERVICE_NAME_LABEL)
-        .and_then(|name| lookup.service(ns, name))
-    {
+        .and_then(|name| lookup.service(ns, name));
+    if let Some(svc) = &svc {
         let mut s = LabelMap::new();
-        service::service_labels(&mut s, &svc);
+        service::service_labels(&mut s, svc);
         merge_into(&mut labels, s);
+    }
+    if attach.namespace {
+        meta::namespace_labels(&mut labels, lookup.namespace(ns).as_deref());
+    }
+    let source = format!("endpointslice/{ns}/{}", slice.meta.name);
+    // Prometheus' nonPrimaryIPFamilySlice (3.11+): a dual-stack service's slice of its
+    // secondary family would repeat the primary's targets, so its group stays empty.
+    if svc
+        .as_ref()
+        .and_then(|s| s.dual_stack_primary.as_deref())
+        .is_some_and(|primary| primary != slice.address_type)
+    {
+        return super::meta::group(source, Vec::new(), &labels);
     }
     let mut targets = Vec::new();
     let mut seen = SeenPods::new();
@@ -93,7 +107,7 @@ pub(crate) fn build(slice: &SliceInfo, lookup: &dyn Lookup, attach_node: bool) -
                 "true",
             );
         }
-        if attach_node {
+        if attach.node {
             let node_name = match &ep.target_ref {
                 Some(r) if r.kind == "Node" => Some(r.name.as_str()),
                 _ => ep.node_name.as_deref(),
@@ -109,15 +123,13 @@ pub(crate) fn build(slice: &SliceInfo, lookup: &dyn Lookup, attach_node: bool) -
             return;
         };
         see(&mut seen, &pod, port.port);
-        let mut pl = LabelMap::new();
-        pod::pod_labels(&mut pl, &pod);
-        merge_into(&mut t, pl);
-        if let Some(number) = port.port {
-            for c in pod.containers.iter().filter(|c| !c.init) {
-                if let Some(cp) = c.ports.iter().find(|cp| cp.number == number) {
-                    container_port_labels(&mut t, &c.name, &c.image, cp, &cp.protocol);
-                }
-            }
+        merge_into(&mut t, referenced_pod_labels(&pod, lookup, attach));
+        if let Some((c, cp)) = port
+            .port
+            .and_then(|number| matching_container_port(&pod, number))
+        {
+            // Here Prometheus takes the container port's protocol.
+            container_port_labels(&mut t, c, cp, &cp.protocol);
         }
         targets.push(t);
     };
@@ -128,10 +140,6 @@ pub(crate) fn build(slice: &SliceInfo, lookup: &dyn Lookup, attach_node: bool) -
             }
         }
     }
-    targets.extend(uncovered_ports(&seen));
-    super::meta::group(
-        format!("endpointslice/{ns}/{}", slice.meta.name),
-        targets,
-        &labels,
-    )
+    targets.extend(uncovered_ports(&seen, lookup, attach));
+    super::meta::group(source, targets, &labels)
 }

@@ -45,10 +45,15 @@ pub(crate) fn put_meta(ls: &mut LabelMap, suffix: &str, value: &str) {
     }
 }
 
-/// Prometheus' `addObjectMetaLabels`: `<role>_name`, `<role>_label_*`, `<role>_labelpresent_*`,
-/// `<role>_annotation_*`, `<role>_annotationpresent_*`.
+/// Prometheus' `addObjectMetaLabels`: `<role>_name`, then [`labels_and_annotations`].
 pub(crate) fn object_meta_labels(ls: &mut LabelMap, meta: &Meta, role: &str) {
     put(ls, format!("{PREFIX}{role}_name"), &meta.name);
+    labels_and_annotations(ls, meta, role);
+}
+
+/// Prometheus' `addObjectAnnotationsAndLabels`: `<role>_label_*`, `<role>_labelpresent_*`,
+/// `<role>_annotation_*`, `<role>_annotationpresent_*`.
+fn labels_and_annotations(ls: &mut LabelMap, meta: &Meta, role: &str) {
     for (k, v) in &meta.labels {
         let ln = sanitize(k);
         put(ls, format!("{PREFIX}{role}_label_{ln}"), v);
@@ -68,6 +73,14 @@ pub(crate) fn object_meta_labels(ls: &mut LabelMap, meta: &Meta, role: &str) {
 pub(crate) fn node_labels(ls: &mut LabelMap, node: Option<&NodeInfo>) {
     if let Some(n) = node {
         object_meta_labels(ls, &n.meta, "node");
+    }
+}
+
+/// Prometheus' `addNamespaceLabels`: the namespace's labels and annotations, when it is
+/// known (no `namespace_name`: `__meta_kubernetes_namespace` already says it).
+pub(crate) fn namespace_labels(ls: &mut LabelMap, namespace: Option<&Meta>) {
+    if let Some(n) = namespace {
+        labels_and_annotations(ls, n, "namespace");
     }
 }
 

@@ -29,15 +29,14 @@ use std::time::Duration;
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
-use k8s_openapi::api::core::v1 as core;
 use tokio::sync::mpsc;
 
 pub use client::{ClientError, NAMESPACE_FILE};
 pub use watch::Registry;
 
-use self::lookup::Lookup;
+use self::lookup::{Attach, Related};
 use self::objects::{EndpointsInfo, IngressInfo, NodeInfo, PodInfo, ServiceInfo, SliceInfo};
-use self::watch::{Store, StoreKey};
+use self::watch::{Store, StoreKey, Watched, Watching};
 use super::{Cancel, DiscoveryMetrics, Provider, SharedGroups, TargetGroup};
 use crate::config::{KubernetesRole, KubernetesSdConfig};
 
@@ -65,23 +64,16 @@ enum Sources {
     Ingress(Arc<Store<IngressInfo>>),
 }
 
-/// Related objects: services and pods for endpoints roles, nodes for `attach_metadata`.
-#[derive(Default)]
-struct Related {
-    pods: Option<Arc<Store<PodInfo>>>,
-    services: Option<Arc<Store<ServiceInfo>>>,
-    nodes: Option<Arc<Store<NodeInfo>>>,
-}
-
-impl Lookup for Related {
-    fn pod(&self, namespace: &str, name: &str) -> Option<Arc<PodInfo>> {
-        self.pods.as_ref()?.get(namespace, name)
-    }
-    fn service(&self, namespace: &str, name: &str) -> Option<Arc<ServiceInfo>> {
-        self.services.as_ref()?.get(namespace, name)
-    }
-    fn node(&self, name: &str) -> Option<Arc<NodeInfo>> {
-        self.nodes.as_ref()?.get("", name)
+impl Sources {
+    fn store(&self) -> &dyn Watching {
+        match self {
+            Sources::Pod(s) => &**s,
+            Sources::Service(s) => &**s,
+            Sources::Endpoints(s) => &**s,
+            Sources::EndpointSlice(s) => &**s,
+            Sources::Node(s) => &**s,
+            Sources::Ingress(s) => &**s,
+        }
     }
 }
 
@@ -90,21 +82,49 @@ impl Lookup for Related {
 /// the same allocation and its group is reused, shared with what was sent before, instead
 /// of being built and held a second time. The entry keeps its `Arc`s, so an address cannot
 /// be reused by another object while it is a key.
-type PodCache = HashMap<
-    usize,
-    (
-        Arc<PodInfo>,
-        Option<Arc<NodeInfo>>,
-        Option<Arc<TargetGroup>>,
-    ),
->;
+type PodCache = HashMap<usize, (Arc<PodInfo>, pod::PodRelated, Option<Arc<TargetGroup>>)>;
+
+/// Opens the shared stores of one config.
+struct Opener<'a> {
+    cfg: &'a KubernetesSdConfig,
+    client: client::ClientSpec,
+    /// The config's namespaces (own included); empty for all.
+    namespaces: Vec<String>,
+    registry: &'a Registry,
+    metrics: &'a DiscoveryMetrics,
+}
+
+impl Opener<'_> {
+    /// The store of `kind` objects, with the selectors of role `sel` (none for kinds that
+    /// no selector role names), in the config's namespaces when the kind has namespaces.
+    fn store<K: Watched, T: Send + Sync + 'static>(
+        &self,
+        kind: &'static str,
+        sel: Option<KubernetesRole>,
+        convert: fn(K) -> T,
+    ) -> Arc<Store<T>> {
+        let (label, field) = sel.map_or(("", ""), |r| self.cfg.selector_for(r));
+        let key = StoreKey {
+            kind,
+            client: self.client.clone(),
+            namespaces: if K::NAMESPACED {
+                self.namespaces.clone()
+            } else {
+                Vec::new()
+            },
+            label: label.to_string(),
+            field: field.to_string(),
+        };
+        self.registry.store(key, convert, self.metrics)
+    }
+}
 
 /// One `kubernetes_sd_configs` entry.
 pub struct KubernetesProvider {
     role: KubernetesRole,
     main: Sources,
     related: Related,
-    attach_node: bool,
+    attach: Attach,
     pods: PodCache,
 }
 
@@ -137,107 +157,75 @@ impl KubernetesProvider {
                 namespaces.push(own);
             }
         }
-        let key = |kind: &'static str, sel: KubernetesRole, namespaced: bool| {
-            let (label, field) = cfg.selector_for(sel);
-            StoreKey {
-                kind,
-                client: client.clone(),
-                namespaces: if namespaced {
-                    namespaces.clone()
-                } else {
-                    Vec::new()
-                },
-                label: label.to_string(),
-                field: field.to_string(),
-            }
+        let open = Opener {
+            cfg,
+            client,
+            namespaces,
+            registry,
+            metrics,
         };
         use KubernetesRole as R;
-        let pods =
-            || registry.store::<core::Pod, _>(key("pod", R::Pod, true), objects::pod, metrics);
-        let services = || {
-            registry.store::<core::Service, _>(
-                key("service", R::Service, true),
-                objects::service,
-                metrics,
-            )
-        };
-        let nodes =
-            || registry.store::<core::Node, _>(key("node", R::Node, false), objects::node, metrics);
-        let attach_node =
-            cfg.attach_metadata.node && matches!(role, R::Pod | R::Endpoints | R::EndpointSlice);
+        let attach = Attach::for_role(&cfg.attach_metadata, role);
+        // As Prometheus' informers: nodes with the node selectors; every namespace, whatever
+        // `namespaces` says; ReplicaSets and Jobs in the config's namespaces, unselected.
+        // Jobs only for `cronjob`: `job` reads the pod's own owner reference.
         let mut related = Related {
-            nodes: attach_node.then(nodes),
+            nodes: attach
+                .node
+                .then(|| open.store("node", Some(R::Node), objects::node)),
+            namespaces: attach
+                .namespace
+                .then(|| open.store("namespace", None, objects::namespace)),
+            replica_sets: attach
+                .deployment
+                .then(|| open.store("replicaset", None, objects::replica_set)),
+            jobs: attach
+                .cronjob
+                .then(|| open.store("job", None, objects::job)),
             ..Related::default()
         };
+        let pods = || open.store("pod", Some(R::Pod), objects::pod);
+        let services = || open.store("service", Some(R::Service), objects::service);
         let main = match role {
             R::Pod => Sources::Pod(pods()),
             R::Service => Sources::Service(services()),
-            R::Node => Sources::Node(nodes()),
-            R::Ingress => Sources::Ingress(
-                registry.store::<k8s_openapi::api::networking::v1::Ingress, _>(
-                    key("ingress", R::Ingress, true),
-                    objects::ingress,
-                    metrics,
-                ),
-            ),
+            R::Node => Sources::Node(open.store("node", Some(R::Node), objects::node)),
+            R::Ingress => {
+                Sources::Ingress(open.store("ingress", Some(R::Ingress), objects::ingress))
+            }
             R::Endpoints => {
                 related.pods = Some(pods());
                 related.services = Some(services());
-                Sources::Endpoints(registry.store::<core::Endpoints, _>(
-                    key("endpoints", R::Endpoints, true),
-                    objects::endpoints,
-                    metrics,
-                ))
+                Sources::Endpoints(open.store("endpoints", Some(R::Endpoints), objects::endpoints))
             }
             R::EndpointSlice => {
                 related.pods = Some(pods());
                 related.services = Some(services());
-                Sources::EndpointSlice(
-                    registry.store::<k8s_openapi::api::discovery::v1::EndpointSlice, _>(
-                        key("endpointslice", R::EndpointSlice, true),
-                        objects::endpoint_slice,
-                        metrics,
-                    ),
-                )
+                Sources::EndpointSlice(open.store(
+                    "endpointslice",
+                    Some(R::EndpointSlice),
+                    objects::endpoint_slice,
+                ))
             }
         };
         Ok(KubernetesProvider {
             role,
             main,
             related,
-            attach_node,
+            attach,
             pods: PodCache::new(),
         })
     }
 
     fn subscriptions(&self) -> Vec<tokio::sync::watch::Receiver<u64>> {
-        let mut out = vec![match &self.main {
-            Sources::Pod(s) => s.subscribe(),
-            Sources::Service(s) => s.subscribe(),
-            Sources::Endpoints(s) => s.subscribe(),
-            Sources::EndpointSlice(s) => s.subscribe(),
-            Sources::Node(s) => s.subscribe(),
-            Sources::Ingress(s) => s.subscribe(),
-        }];
-        out.extend(self.related.pods.as_ref().map(|s| s.subscribe()));
-        out.extend(self.related.services.as_ref().map(|s| s.subscribe()));
-        out.extend(self.related.nodes.as_ref().map(|s| s.subscribe()));
+        let mut out = vec![self.main.store().subscribe()];
+        out.extend(self.related.stores().iter().map(|s| s.subscribe()));
         out
     }
 
     /// Whether every store has completed its initial list (Prometheus' WaitForCacheSync).
     fn synced(&self) -> bool {
-        let main = match &self.main {
-            Sources::Pod(s) => s.synced(),
-            Sources::Service(s) => s.synced(),
-            Sources::Endpoints(s) => s.synced(),
-            Sources::EndpointSlice(s) => s.synced(),
-            Sources::Node(s) => s.synced(),
-            Sources::Ingress(s) => s.synced(),
-        };
-        main && self.related.pods.as_ref().is_none_or(|s| s.synced())
-            && self.related.services.as_ref().is_none_or(|s| s.synced())
-            && self.related.nodes.as_ref().is_none_or(|s| s.synced())
+        self.main.store().synced() && self.related.stores().iter().all(|s| s.synced())
     }
 
     /// Every group of this provider, from the stores' current objects.
@@ -248,36 +236,39 @@ impl KubernetesProvider {
                 let mut cache = PodCache::with_capacity(self.pods.len());
                 let mut out = Vec::new();
                 for p in s.all() {
-                    let node = self.attach_node.then(|| r.node(&p.node_name)).flatten();
+                    let rel = pod::PodRelated::of(&p, r, self.attach);
                     let key = Arc::as_ptr(&p) as usize;
                     let group = match self.pods.remove(&key) {
-                        Some((_, old_node, group))
-                            if old_node.as_ref().map(Arc::as_ptr)
-                                == node.as_ref().map(Arc::as_ptr) =>
-                        {
-                            group
-                        }
-                        _ => pod::build(&p, node.as_deref()).map(Arc::new),
+                        Some((_, old, group)) if old.same_as(&rel) => group,
+                        _ => pod::build(&p, &rel, self.attach).map(Arc::new),
                     };
                     out.extend(group.clone());
-                    cache.insert(key, (p, node, group));
+                    cache.insert(key, (p, rel, group));
                 }
                 self.pods = cache;
                 return out;
             }
-            Sources::Service(s) => s.all().iter().map(|x| service::build(x)).collect(),
+            Sources::Service(s) => s
+                .all()
+                .iter()
+                .map(|x| service::build(x, r, self.attach))
+                .collect(),
             Sources::Endpoints(s) => s
                 .all()
                 .iter()
-                .map(|x| endpoints::build(x, r, self.attach_node))
+                .map(|x| endpoints::build(x, r, self.attach))
                 .collect(),
             Sources::EndpointSlice(s) => s
                 .all()
                 .iter()
-                .map(|x| endpointslice::build(x, r, self.attach_node))
+                .map(|x| endpointslice::build(x, r, self.attach))
                 .collect(),
             Sources::Node(s) => s.all().iter().filter_map(|x| node::build(x)).collect(),
-            Sources::Ingress(s) => s.all().iter().map(|x| ingress::build(x)).collect(),
+            Sources::Ingress(s) => s
+                .all()
+                .iter()
+                .map(|x| ingress::build(x, r, self.attach))
+                .collect(),
         };
         super::share(groups)
     }

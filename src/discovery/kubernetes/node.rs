@@ -26,6 +26,14 @@ pub(crate) fn build(node: &NodeInfo) -> Option<TargetGroup> {
     })?;
     let mut labels = LabelMap::new();
     put_meta(&mut labels, "node_provider_id", &node.provider_id);
+    // Since Prometheus 3.12: one label per condition, e.g. `node_condition_ready="true"`.
+    for (ty, status) in &node.conditions {
+        put_meta(
+            &mut labels,
+            &format!("node_condition_{}", sanitize(ty)),
+            status,
+        );
+    }
     meta::object_meta_labels(&mut labels, &node.meta, "node");
     let mut t = LabelMap::new();
     put(

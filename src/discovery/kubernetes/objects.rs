@@ -4,9 +4,12 @@
 //! bytes per pod instead of the full object (no managedFields, env, volumes, statuses, ...).
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
 
-use k8s_openapi::api::core::v1::{Endpoints, Node, ObjectReference, Pod, Service};
+use k8s_openapi::api::apps::v1::ReplicaSet;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{
+    Endpoints, Namespace, Node, ObjectReference, Pod, Service, ServiceStatus,
+};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -56,9 +59,6 @@ pub(crate) struct PodInfo {
     pub controller: Option<(String, String)>,
     pub node_name: String,
     pub pod_ip: String,
-    /// First IPv4 and IPv6 of `status.podIPs`.
-    pub pod_ipv4: String,
-    pub pod_ipv6: String,
     pub host_ip: String,
     pub phase: String,
     /// Status of the `Ready` condition, lowercased; `unknown` without one.
@@ -93,8 +93,13 @@ pub(crate) struct ServiceInfo {
     pub type_: String,
     pub cluster_ip: String,
     pub external_name: String,
+    /// The IPs of `status.loadBalancer.ingress` joined by commas, else the deprecated
+    /// `spec.loadBalancerIP` (Prometheus' `loadBalancerIPs`).
     pub load_balancer_ip: String,
     pub ports: Vec<PortInfo>,
+    /// The first of `spec.ipFamilies` when `spec.ipFamilyPolicy` asks for dual stack: the
+    /// endpointslice role skips the other family's slices.
+    pub dual_stack_primary: Option<String>,
 }
 
 /// A node.
@@ -105,6 +110,8 @@ pub(crate) struct NodeInfo {
     /// `(type, address)` in the order of `status.addresses`.
     pub addresses: Vec<(String, String)>,
     pub kubelet_port: i32,
+    /// `(type, status)` of `status.conditions`, both lowercased.
+    pub conditions: Vec<(String, String)>,
 }
 
 /// What an endpoint address refers to.
@@ -181,6 +188,13 @@ pub(crate) struct SliceEndpoint {
     pub topology: BTreeMap<String, String>,
 }
 
+/// A ReplicaSet or a Job as pod labels see it: the name of its controller when that is a
+/// Deployment (of a ReplicaSet) or a CronJob (of a Job), and nothing else.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct OwnerInfo {
+    pub owner: Option<String>,
+}
+
 /// An Ingress (networking.k8s.io/v1).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub(crate) struct IngressInfo {
@@ -193,26 +207,9 @@ pub(crate) struct IngressInfo {
 
 /// Converts a decoded pod, keeping only what labels need.
 pub(crate) fn pod(p: Pod) -> PodInfo {
-    let controller = p.metadata.owner_references.as_ref().and_then(|refs| {
-        refs.iter()
-            .find(|r| r.controller == Some(true))
-            .map(|r| (r.kind.clone(), r.name.clone()))
-    });
+    let controller = controller_of(&p.metadata).map(|(k, n)| (k.to_string(), n.to_string()));
     let spec = p.spec.unwrap_or_default();
     let status = p.status.unwrap_or_default();
-    let (mut v4, mut v6) = (String::new(), String::new());
-    for ip in status.pod_ips.iter().flatten() {
-        match ip.ip.parse::<IpAddr>() {
-            Ok(IpAddr::V4(_)) if v4.is_empty() => v4 = ip.ip.clone(),
-            Ok(IpAddr::V6(a)) if a.to_ipv4_mapped().is_some() && v4.is_empty() => {
-                v4 = ip.ip.clone()
-            }
-            Ok(IpAddr::V6(a)) if a.to_ipv4_mapped().is_none() && v6.is_empty() => {
-                v6 = ip.ip.clone()
-            }
-            _ => {}
-        }
-    }
     let ready = status
         .conditions
         .iter()
@@ -257,13 +254,40 @@ pub(crate) fn pod(p: Pod) -> PodInfo {
         controller,
         node_name: spec.node_name.unwrap_or_default(),
         pod_ip: status.pod_ip.unwrap_or_default(),
-        pod_ipv4: v4,
-        pod_ipv6: v6,
         host_ip: status.host_ip.unwrap_or_default(),
         phase: status.phase.unwrap_or_default(),
         ready,
         containers,
     }
+}
+
+/// Kind and name of the first owner reference marked `controller: true` (Prometheus'
+/// `GetControllerOf`).
+fn controller_of(m: &ObjectMeta) -> Option<(&str, &str)> {
+    m.owner_references
+        .iter()
+        .flatten()
+        .find(|r| r.controller == Some(true))
+        .map(|r| (r.kind.as_str(), r.name.as_str()))
+}
+
+/// The name of `m`'s controller when it is of `kind`.
+fn controller_named(m: &ObjectMeta, kind: &str) -> OwnerInfo {
+    OwnerInfo {
+        owner: controller_of(m)
+            .filter(|(k, _)| *k == kind)
+            .map(|(_, n)| n.to_string()),
+    }
+}
+
+/// Converts a decoded ReplicaSet, for `attach_metadata.deployment`.
+pub(crate) fn replica_set(rs: ReplicaSet) -> OwnerInfo {
+    controller_named(&rs.metadata, "Deployment")
+}
+
+/// Converts a decoded Job, for `attach_metadata.cronjob`.
+pub(crate) fn job(j: Job) -> OwnerInfo {
+    controller_named(&j.metadata, "CronJob")
 }
 
 /// Converts a decoded service.
@@ -274,7 +298,13 @@ pub(crate) fn service(s: Service) -> ServiceInfo {
         type_: spec.type_.unwrap_or_default(),
         cluster_ip: spec.cluster_ip.unwrap_or_default(),
         external_name: spec.external_name.unwrap_or_default(),
-        load_balancer_ip: spec.load_balancer_ip.unwrap_or_default(),
+        load_balancer_ip: load_balancer_ips(s.status, spec.load_balancer_ip),
+        dual_stack_primary: match spec.ip_family_policy.as_deref() {
+            Some("PreferDualStack" | "RequireDualStack") => {
+                spec.ip_families.and_then(|f| f.into_iter().next())
+            }
+            _ => None,
+        },
         ports: spec
             .ports
             .into_iter()
@@ -286,6 +316,26 @@ pub(crate) fn service(s: Service) -> ServiceInfo {
             })
             .collect(),
     }
+}
+
+fn load_balancer_ips(status: Option<ServiceStatus>, spec_ip: Option<String>) -> String {
+    let ips: Vec<String> = status
+        .and_then(|s| s.load_balancer)
+        .and_then(|lb| lb.ingress)
+        .into_iter()
+        .flatten()
+        .filter_map(|i| i.ip.filter(|ip| !ip.is_empty()))
+        .collect();
+    if ips.is_empty() {
+        spec_ip.unwrap_or_default()
+    } else {
+        ips.join(",")
+    }
+}
+
+/// Converts a decoded namespace: its metadata is all `attach_metadata.namespace` reads.
+pub(crate) fn namespace(n: Namespace) -> Meta {
+    Meta::from_k8s(n.metadata)
 }
 
 /// Converts a decoded node.
@@ -304,6 +354,12 @@ pub(crate) fn node(n: Node) -> NodeInfo {
             .daemon_endpoints
             .and_then(|d| d.kubelet_endpoint)
             .map_or(0, |k| k.port),
+        conditions: status
+            .conditions
+            .into_iter()
+            .flatten()
+            .map(|c| (c.type_.to_lowercase(), c.status.to_lowercase()))
+            .collect(),
     }
 }
 

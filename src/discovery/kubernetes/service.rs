@@ -1,6 +1,7 @@
 //! Role `service`: one target per service port, addressed by the service's DNS name
 //! (Prometheus' `discovery/kubernetes/service.go`).
 
+use super::lookup::{Attach, Lookup};
 use super::meta::{self, LabelMap, NAMESPACE, join_host_port, put, put_meta};
 use super::objects::ServiceInfo;
 use crate::discovery::{ADDRESS_LABEL, TargetGroup};
@@ -13,9 +14,15 @@ pub(crate) fn service_labels(ls: &mut LabelMap, svc: &ServiceInfo) {
 }
 
 /// The group of one service.
-pub(crate) fn build(svc: &ServiceInfo) -> TargetGroup {
+pub(crate) fn build(svc: &ServiceInfo, lookup: &dyn Lookup, attach: Attach) -> TargetGroup {
     let mut labels = LabelMap::new();
     service_labels(&mut labels, svc);
+    if attach.namespace {
+        meta::namespace_labels(
+            &mut labels,
+            lookup.namespace(&svc.meta.namespace).as_deref(),
+        );
+    }
     let host = format!("{}.{}.svc", svc.meta.name, svc.meta.namespace);
     let targets: Vec<LabelMap> = svc
         .ports

@@ -82,6 +82,23 @@ impl<T> Store<T> {
     }
 }
 
+/// What a provider asks of any store, whatever its object type.
+pub(crate) trait Watching {
+    /// See [`Store::subscribe`].
+    fn subscribe(&self) -> tokio_watch::Receiver<u64>;
+    /// See [`Store::synced`].
+    fn synced(&self) -> bool;
+}
+
+impl<T> Watching for Store<T> {
+    fn subscribe(&self) -> tokio_watch::Receiver<u64> {
+        Store::subscribe(self)
+    }
+    fn synced(&self) -> bool {
+        Store::synced(self)
+    }
+}
+
 fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
     l.read().unwrap_or_else(|p| p.into_inner())
 }
@@ -134,15 +151,26 @@ namespaced!(
     k8s_openapi::api::core::v1::Service,
     k8s_openapi::api::core::v1::Endpoints,
     k8s_openapi::api::discovery::v1::EndpointSlice,
-    k8s_openapi::api::networking::v1::Ingress
+    k8s_openapi::api::networking::v1::Ingress,
+    k8s_openapi::api::apps::v1::ReplicaSet,
+    k8s_openapi::api::batch::v1::Job
 );
 
-impl Watched for k8s_openapi::api::core::v1::Node {
-    const NAMESPACED: bool = false;
-    fn api(client: kube::Client, _: Option<&str>) -> kube::Api<Self> {
-        kube::Api::all(client)
-    }
+macro_rules! cluster_scoped {
+    ($($t:ty),*) => {$(
+        impl Watched for $t {
+            const NAMESPACED: bool = false;
+            fn api(client: kube::Client, _: Option<&str>) -> kube::Api<Self> {
+                kube::Api::all(client)
+            }
+        }
+    )*};
 }
+
+cluster_scoped!(
+    k8s_openapi::api::core::v1::Node,
+    k8s_openapi::api::core::v1::Namespace
+);
 
 impl Registry {
     /// The store for `key`, starting its watch unless one is running. Needs a tokio runtime.
