@@ -101,6 +101,10 @@ impl AgentView for View {
         serde_json::to_value(self.scrape.targets()).unwrap_or_default()
     }
 
+    fn cluster_targets(&self) -> serde_json::Value {
+        serde_json::to_value(self.scrape.cluster_targets()).unwrap_or_default()
+    }
+
     fn config_yaml(&self) -> String {
         let cfg = self.config.read().map(|c| c.clone());
         match cfg {

@@ -140,6 +140,36 @@ async fn three_peers_split_targets_and_hand_over_on_sigterm() {
     for p in &peers[1..] {
         assert_eq!(p.owners().await, owners, "owners differ on {}", p.spec.name);
     }
+    // Each peer's /api/v1/targets lists exactly what it scrapes: together, every target
+    // once.
+    let mut union = BTreeSet::new();
+    for p in &peers {
+        let mine: BTreeSet<String> = owners
+            .iter()
+            .filter(|(_, o)| **o == p.spec.name)
+            .map(|(t, _)| t.clone())
+            .collect();
+        let scraped = p.scraped().await;
+        assert_eq!(scraped, mine, "{} lists other targets than it owns", p.spec.name);
+        for t in scraped {
+            assert!(union.insert(t.clone()), "{t} listed by two peers");
+        }
+    }
+    assert_eq!(union, s.fleet.instances());
+    // The cluster-wide view shows each target's state as its owner reports it.
+    let reported = common::wait_for_async(std::time::Duration::from_secs(10), || async {
+        let all = peers[1].cluster_targets().await;
+        all.len() == s.fleet.len()
+            && all
+                .iter()
+                .all(|t| t["reportedBy"] == t["owner"] && t["health"] == "up")
+    })
+    .await;
+    assert!(
+        reported,
+        "cluster targets not reported by their owners: {:?}",
+        peers[1].cluster_targets().await
+    );
     let st = peers[0].status().await;
     let owned: Vec<u64> = st["peers"]
         .as_array()
@@ -172,9 +202,17 @@ async fn three_peers_split_targets_and_hand_over_on_sigterm() {
 
     let (status, page) = peers[1].shoal.get("/").await;
     assert_eq!(status, 200);
-    for name in ["peer-0", "peer-1", "peer-2", "ring share", "probe-0"] {
+    for name in [
+        "peer-0",
+        "peer-1",
+        "peer-2",
+        "ring share",
+        "probe-0",
+        "All targets of the cluster",
+    ] {
         assert!(page.contains(name), "status page lacks {name}:\n{page}");
     }
+    assert!(!page.contains("0001-01-01"), "zero time on the status page:\n{page}");
     let (_, metrics) = peers[0].shoal.get("/metrics").await;
     for m in [
         "shoal_cluster_peers{state=\"participant\"} 3",

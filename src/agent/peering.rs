@@ -236,18 +236,12 @@ impl PeerStatusSource {
 
     /// `/api/v1/cluster`: owned targets per peer computed here from the current slots.
     pub(super) fn status(&self) -> ClusterStatus {
-        let snapshot = self.scrapes.targets();
-        let mut owned = OwnedTargets::new();
-        for t in &snapshot.active_targets {
-            if let Some(o) = &t.owner {
-                *owned.entry(o.clone()).or_default() += 1;
-            }
-        }
+        let owned: OwnedTargets = self.scrapes.owners();
         let series = self.scrapes.owned_series();
         match &self.clustered {
             None => ClusterStatus::single(
                 self.single.clone(),
-                snapshot.active_targets.len() as u64,
+                owned.values().sum(),
                 series,
             ),
             Some((view, ownership)) => {

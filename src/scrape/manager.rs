@@ -178,23 +178,51 @@ impl Manager {
         self.publish(&state);
     }
 
-    /// The targets API view.
+    /// The targets API view: the targets whose current slot this peer owns (the ones it
+    /// scrapes now), and the targets relabeling dropped.
     pub fn targets(&self) -> TargetsSnapshot {
+        self.snapshot(true)
+    }
+
+    /// Every target with the owner of its current slot, as this peer computes it (the
+    /// cluster-wide "who scrapes what"); health and last scrape are this peer's own, so
+    /// only meaningful for the targets it owns.
+    pub fn cluster_targets(&self) -> TargetsSnapshot {
+        self.snapshot(false)
+    }
+
+    fn snapshot(&self, owned_only: bool) -> TargetsSnapshot {
+        let now = self.deps.clock.now();
+        let owner = self.deps.owner.as_ref();
         let views = self.views.read().unwrap_or_else(PoisonError::into_inner);
         let mut snap = TargetsSnapshot::default();
         for (job, v) in views.iter() {
             for t in &v.targets {
-                snap.active_targets.push(active_target(
-                    job,
-                    t,
-                    &self.deps.clock,
-                    self.deps.owner.as_ref(),
-                ));
+                let slot = SlotGrid::new(t.target.id, t.target.interval).containing(now);
+                if owned_only && !owner.owns(t.target.id, slot) {
+                    continue;
+                }
+                snap.active_targets
+                    .push(active_target(job, t, &self.deps.clock, owner));
             }
             snap.dropped_targets
                 .extend(v.dropped.labels().map(|l| dropped_target(&l)));
         }
         snap
+    }
+
+    /// Targets per owner of their current slot, as this peer computes it.
+    pub fn owners(&self) -> std::collections::HashMap<String, u64> {
+        let now = self.deps.clock.now();
+        let views = self.views.read().unwrap_or_else(PoisonError::into_inner);
+        let mut owned = std::collections::HashMap::new();
+        for t in views.values().flat_map(|v| &v.targets) {
+            let slot = SlotGrid::new(t.target.id, t.target.interval).containing(now);
+            if let Some(o) = self.deps.owner.owner_of(t.target.id, slot) {
+                *owned.entry(o).or_insert(0) += 1;
+            }
+        }
+        owned
     }
 
     /// Series fed by the targets whose current slot this peer owns (each target's last

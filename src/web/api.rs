@@ -126,6 +126,15 @@ pub(super) async fn cluster(State(s): State<WebState>) -> Json<crate::cluster::C
     Json(s.view.cluster())
 }
 
+/// Every target of the cluster with its owner, and the owner's report of its state.
+pub(super) async fn cluster_targets(
+    State(s): State<WebState>,
+) -> Json<ApiResponse<serde_json::Value>> {
+    Json(ApiResponse::ok(
+        super::cluster_targets::collect(s.view.as_ref()).await,
+    ))
+}
+
 pub(super) async fn config(State(s): State<WebState>) -> Json<ApiResponse<serde_json::Value>> {
     Json(ApiResponse::ok(
         serde_json::json!({ "yaml": s.view.config_yaml() }),

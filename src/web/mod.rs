@@ -4,6 +4,7 @@
 //! shows, and sends reload requests over a channel to the loop that owns the config.
 
 mod api;
+mod cluster_targets;
 mod status_page;
 
 use std::net::SocketAddr;
@@ -20,8 +21,12 @@ pub use api::ApiResponse;
 pub trait AgentView: Send + Sync + 'static {
     /// `Ok` once ready to serve, else the reason (shown by `/-/ready`).
     fn readiness(&self) -> Result<(), String>;
-    /// The `data` object of `/api/v1/targets`: `{activeTargets: [...], droppedTargets: [...]}`.
+    /// The `data` object of `/api/v1/targets`: `{activeTargets: [...], droppedTargets: [...]}`,
+    /// the active ones being the targets this peer scrapes now.
     fn targets(&self) -> serde_json::Value;
+    /// Every target with its `owner`, as this peer computes it (same shape as
+    /// [`AgentView::targets`]; health and last scrape are this peer's own).
+    fn cluster_targets(&self) -> serde_json::Value;
     /// The loaded configuration as YAML, secrets shown as `<secret>`.
     fn config_yaml(&self) -> String;
     /// This peer's view of the cluster (`/api/v1/cluster`, the status page's peers).
@@ -52,6 +57,7 @@ pub fn router(state: WebState) -> Router {
         .route("/metrics", get(api::metrics))
         .route("/api/v1/targets", get(api::targets))
         .route("/api/v1/cluster", get(api::cluster))
+        .route("/api/v1/cluster/targets", get(api::cluster_targets))
         .route("/api/v1/status/config", get(api::config))
         .route("/api/v1/status/buildinfo", get(api::buildinfo))
         .with_state(state)

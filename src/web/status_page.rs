@@ -13,11 +13,21 @@ pub(super) async fn index(State(s): State<WebState>) -> Html<String> {
     let targets = s.view.targets();
     let ready = s.view.readiness();
     let cluster = s.view.cluster();
-    Html(render(&targets, &ready, &cluster))
+    // With other peers, the cluster-wide table asks each owner for its targets' state.
+    let everyone = match cluster.peers.len() {
+        0 | 1 => None,
+        _ => Some(super::cluster_targets::collect(s.view.as_ref()).await),
+    };
+    Html(render(&targets, &ready, &cluster, everyone.as_ref()))
 }
 
 /// Renders the page from the same data the API serves, so both always agree.
-fn render(targets: &Value, ready: &Result<(), String>, cluster: &ClusterStatus) -> String {
+fn render(
+    targets: &Value,
+    ready: &Result<(), String>,
+    cluster: &ClusterStatus,
+    everyone: Option<&Value>,
+) -> String {
     let mut h = String::with_capacity(16 * 1024);
     h.push_str(concat!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>shoal</title>",
@@ -53,7 +63,7 @@ fn render(targets: &Value, ready: &Result<(), String>, cluster: &ClusterStatus) 
         .count();
     let _ = write!(
         h,
-        "<h2>Targets</h2><p>{} active ({} up), {} dropped. \
+        "<h2>Targets scraped by this peer</h2><p>{} active ({} up), {} dropped. \
          JSON: <a href=\"/api/v1/targets\">/api/v1/targets</a> · \
          <a href=\"/metrics\">/metrics</a> · \
          <a href=\"/api/v1/status/config\">config</a></p>",
@@ -89,7 +99,7 @@ fn render(targets: &Value, ready: &Result<(), String>, cluster: &ClusterStatus) 
              <td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(s("scrapePool")),
             esc(&labels),
-            esc(s("lastScrape")),
+            esc(&last_scrape(t)),
             dur,
             esc(s("owner")),
             esc(s("lastError")),
@@ -97,8 +107,60 @@ fn render(targets: &Value, ready: &Result<(), String>, cluster: &ClusterStatus) 
             hc = esc(health),
         );
     }
-    h.push_str("</table></body></html>\n");
+    h.push_str("</table>");
+    if let Some(all) = everyone {
+        render_cluster_targets(&mut h, all);
+    }
+    h.push_str("</body></html>\n");
     h
+}
+
+/// When the target was last scraped, for people: never a zero time.
+fn last_scrape(t: &Value) -> String {
+    match t.get("lastScrape").and_then(Value::as_str) {
+        Some(ts) if !ts.starts_with("0001-") => ts.to_owned(),
+        _ => "never".to_owned(),
+    }
+}
+
+/// Every target of the cluster with its owner and the state the owner reports.
+fn render_cluster_targets(h: &mut String, all: &Value) {
+    let list = all
+        .get("activeTargets")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let _ = write!(
+        h,
+        "<h2>All targets of the cluster</h2><p>{} targets, each scraped by its owner; \
+         state as the owner reports it. JSON: \
+         <a href=\"/api/v1/cluster/targets\">/api/v1/cluster/targets</a></p>",
+        list.len()
+    );
+    h.push_str(
+        "<table><tr><th>pool</th><th>endpoint</th><th>scraped by</th><th>health</th>\
+         <th>last scrape</th><th>error</th></tr>",
+    );
+    for t in list {
+        let s = |k: &str| t.get(k).and_then(Value::as_str).unwrap_or("");
+        let owner = s("owner");
+        let (health, when) = match t.get("reportedBy").and_then(Value::as_str) {
+            Some(_) => (s("health"), last_scrape(t)),
+            None => ("unknown", format!("no report from {owner}")),
+        };
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"{hc}\">{hc}</td><td>{}</td>\
+             <td>{}</td></tr>",
+            esc(s("scrapePool")),
+            esc(s("scrapeUrl")),
+            esc(owner),
+            esc(&when),
+            esc(s("lastError")),
+            hc = esc(health),
+        );
+    }
+    h.push_str("</table>");
 }
 
 /// The peers table: who is in the cluster, its ring share and what it scrapes.
@@ -176,7 +238,7 @@ mod tests {
             1,
             10,
         );
-        let page = render(&t, &Ok(()), &cluster);
+        let page = render(&t, &Ok(()), &cluster, None);
         assert!(
             page.contains("<td>peer&lt;0&gt;</td><td>participant</td><td>100.0%</td><td>1</td>")
         );
@@ -184,5 +246,22 @@ mod tests {
         assert!(page.contains("1 active (0 up), 1 dropped"));
         assert!(page.contains("connection refused &quot;x&quot;"));
         assert!(!page.contains("<1>"));
+    }
+
+    #[test]
+    fn cluster_targets_show_the_owners_report_and_never_a_zero_time() {
+        let all = serde_json::json!({"activeTargets": [
+            {"scrapePool": "j", "scrapeUrl": "http://a/metrics", "owner": "peer-1",
+             "reportedBy": "peer-1", "health": "up", "lastScrape": "2026-01-01T00:00:00Z"},
+            {"scrapePool": "j", "scrapeUrl": "http://b/metrics", "owner": "peer-2",
+             "reportedBy": null, "health": "unknown", "lastScrape": null},
+        ]});
+        let mut h = String::new();
+        render_cluster_targets(&mut h, &all);
+        assert!(h.contains("<td>peer-1</td><td class=\"up\">up</td><td>2026-01-01T00:00:00Z</td>"));
+        assert!(h.contains("<td>peer-2</td><td class=\"unknown\">unknown</td><td>no report from peer-2</td>"));
+        assert!(!h.contains("0001-01-01"));
+        let never = serde_json::json!({"lastScrape": "0001-01-01T00:00:00Z"});
+        assert_eq!(last_scrape(&never), "never");
     }
 }

@@ -216,16 +216,38 @@ impl Peer {
         serde_json::from_str(&body).expect("cluster json")
     }
 
-    /// Owner of each target (by `instance`) as this peer computes it now.
+    /// Owner of each target (by `instance`) as this peer computes it now
+    /// (`/api/v1/cluster/targets`).
     pub async fn owners(&self) -> BTreeMap<String, String> {
-        self.shoal
-            .active_targets()
+        self.cluster_targets()
             .await
             .iter()
             .map(|t| {
                 let s = |v: &Value| v.as_str().unwrap_or("").to_string();
                 (s(&t["labels"]["instance"]), s(&t["owner"]))
             })
+            .collect()
+    }
+
+    /// `data.activeTargets` of `/api/v1/cluster/targets` (empty if the call fails).
+    pub async fn cluster_targets(&self) -> Vec<Value> {
+        let (status, body) = self.shoal.get("/api/v1/cluster/targets").await;
+        if status != 200 {
+            return Vec::new();
+        }
+        serde_json::from_str::<Value>(&body)
+            .ok()
+            .and_then(|v| v["data"]["activeTargets"].as_array().cloned())
+            .unwrap_or_default()
+    }
+
+    /// The targets (by `instance`) this peer scrapes now (`/api/v1/targets`).
+    pub async fn scraped(&self) -> BTreeSet<String> {
+        self.shoal
+            .active_targets()
+            .await
+            .iter()
+            .map(|t| t["labels"]["instance"].as_str().unwrap_or("").to_string())
             .collect()
     }
 
