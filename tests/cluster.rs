@@ -150,7 +150,11 @@ async fn three_peers_split_targets_and_hand_over_on_sigterm() {
             .map(|(t, _)| t.clone())
             .collect();
         let scraped = p.scraped().await;
-        assert_eq!(scraped, mine, "{} lists other targets than it owns", p.spec.name);
+        assert_eq!(
+            scraped, mine,
+            "{} lists other targets than it owns",
+            p.spec.name
+        );
         for t in scraped {
             assert!(union.insert(t.clone()), "{t} listed by two peers");
         }
@@ -212,7 +216,10 @@ async fn three_peers_split_targets_and_hand_over_on_sigterm() {
     ] {
         assert!(page.contains(name), "status page lacks {name}:\n{page}");
     }
-    assert!(!page.contains("0001-01-01"), "zero time on the status page:\n{page}");
+    assert!(
+        !page.contains("0001-01-01"),
+        "zero time on the status page:\n{page}"
+    );
     let (_, metrics) = peers[0].shoal.get("/metrics").await;
     for m in [
         "shoal_cluster_peers{state=\"participant\"} 3",

@@ -239,11 +239,7 @@ impl PeerStatusSource {
         let owned: OwnedTargets = self.scrapes.owners();
         let series = self.scrapes.owned_series();
         match &self.clustered {
-            None => ClusterStatus::single(
-                self.single.clone(),
-                owned.values().sum(),
-                series,
-            ),
+            None => ClusterStatus::single(self.single.clone(), owned.values().sum(), series),
             Some((view, ownership)) => {
                 let view = view.borrow().clone();
                 ClusterStatus::clustered(

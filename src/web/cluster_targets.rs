@@ -28,7 +28,10 @@ static CLIENT: LazyLock<Option<reqwest::Client>> = LazyLock::new(|| {
 
 /// Identity of a target across peers: pool, URL and final labels.
 fn key(t: &Value) -> String {
-    format!("{}\u{0}{}\u{0}{}", t["scrapePool"], t["scrapeUrl"], t["labels"])
+    format!(
+        "{}\u{0}{}\u{0}{}",
+        t["scrapePool"], t["scrapeUrl"], t["labels"]
+    )
 }
 
 /// The `data` object: `{activeTargets: [...]}`, each entry in `/api/v1/targets`' shape

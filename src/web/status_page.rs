@@ -259,7 +259,9 @@ mod tests {
         let mut h = String::new();
         render_cluster_targets(&mut h, &all);
         assert!(h.contains("<td>peer-1</td><td class=\"up\">up</td><td>2026-01-01T00:00:00Z</td>"));
-        assert!(h.contains("<td>peer-2</td><td class=\"unknown\">unknown</td><td>no report from peer-2</td>"));
+        assert!(h.contains(
+            "<td>peer-2</td><td class=\"unknown\">unknown</td><td>no report from peer-2</td>"
+        ));
         assert!(!h.contains("0001-01-01"));
         let never = serde_json::json!({"lastScrape": "0001-01-01T00:00:00Z"});
         assert_eq!(last_scrape(&never), "never");

@@ -97,7 +97,7 @@ struct Opener<'a> {
 impl Opener<'_> {
     /// The store of `kind` objects, with the selectors of role `sel` (none for kinds that
     /// no selector role names), in the config's namespaces when the kind has namespaces.
-    fn store<K: Watched, T: Send + Sync + 'static>(
+    fn store<K: Watched, T: PartialEq + Send + Sync + 'static>(
         &self,
         kind: &'static str,
         sel: Option<KubernetesRole>,

@@ -174,7 +174,7 @@ cluster_scoped!(
 
 impl Registry {
     /// The store for `key`, starting its watch unless one is running. Needs a tokio runtime.
-    pub(crate) fn store<K: Watched, T: Send + Sync + 'static>(
+    pub(crate) fn store<K: Watched, T: PartialEq + Send + Sync + 'static>(
         &self,
         key: StoreKey,
         convert: fn(K) -> T,
@@ -217,7 +217,7 @@ impl Registry {
 
 /// Builds the client (retrying with backoff), then watches every namespace until the store
 /// is dropped.
-async fn run<K: Watched, T: Send + Sync + 'static>(
+async fn run<K: Watched, T: PartialEq + Send + Sync + 'static>(
     store: Weak<Store<T>>,
     convert: fn(K) -> T,
     metrics: DiscoveryMetrics,
@@ -281,7 +281,7 @@ async fn run<K: Watched, T: Send + Sync + 'static>(
 }
 
 /// Follows one list+watch stream into `shard` of the store.
-async fn watch_one<K: Watched, T>(
+async fn watch_one<K: Watched, T: PartialEq>(
     api: kube::Api<K>,
     cfg: watcher::Config,
     shard: usize,
@@ -323,9 +323,15 @@ async fn watch_one<K: Watched, T>(
             }
             Ok(Event::Apply(obj)) => {
                 let k = object_key(&obj);
-                let old = write(objects).insert(k, Arc::new(convert(obj)));
-                metrics.kube_event(kind, if old.is_some() { "update" } else { "add" });
-                true
+                let new = convert(obj);
+                let mut map = write(objects);
+                // Most updates (status of a ReplicaSet, a Job, a node) change nothing we
+                // keep: no rebuild then, and cached groups that point at the object stay.
+                let same = map.get(&k).is_some_and(|old| **old == new);
+                let existed = same || map.insert(k, Arc::new(new)).is_some();
+                drop(map);
+                metrics.kube_event(kind, if existed { "update" } else { "add" });
+                !same
             }
             Ok(Event::Delete(obj)) => {
                 write(objects).remove(&object_key(&obj));
