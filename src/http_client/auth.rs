@@ -204,6 +204,37 @@ impl Auth {
         Ok(Auth::None)
     }
 
+    /// The `Authorization` header value to send, if any; files are read now.
+    pub(super) fn header_value(&self) -> Result<Option<HeaderValue>, HttpClientError> {
+        let (text, what) = match self {
+            Auth::None => return Ok(None),
+            Auth::Basic { username, password } => {
+                use base64::Engine as _;
+                let user = username.get()?;
+                let pass = password.as_ref().map(Credential::get).transpose()?;
+                let plain = format!("{user}:{}", pass.unwrap_or_default());
+                let encoded = base64::engine::general_purpose::STANDARD.encode(plain);
+                (format!("Basic {encoded}"), "basic_auth")
+            }
+            Auth::Header {
+                scheme,
+                credentials,
+                what,
+            } => {
+                let creds = credentials.get()?;
+                // Prometheus sends no header when the credentials are empty.
+                if creds.is_empty() {
+                    return Ok(None);
+                }
+                (format!("{scheme} {creds}"), *what)
+            }
+        };
+        let mut value =
+            HeaderValue::try_from(text).map_err(|_| HttpClientError::InvalidHeader { what })?;
+        value.set_sensitive(true);
+        Ok(Some(value))
+    }
+
     /// Adds the `Authorization` header; files are read now, so errors are per request.
     pub(super) fn apply(
         &self,

@@ -139,6 +139,8 @@ pub enum HttpClientError {
 pub struct HttpClient {
     client: reqwest::Client,
     auth: Auth,
+    /// Requests may go through a proxy (`proxy_url` or `proxy_from_environment`).
+    proxied: bool,
 }
 
 impl HttpClient {
@@ -173,7 +175,13 @@ impl HttpClient {
         }
         builder = apply_proxy(builder, cfg)?;
         let client = builder.build().map_err(HttpClientError::Build)?;
-        Ok(HttpClient { client, auth })
+        let proxied = cfg.proxy_from_environment.unwrap_or(false)
+            || cfg.proxy_url.as_deref().is_some_and(|u| !u.is_empty());
+        Ok(HttpClient {
+            client,
+            auth,
+            proxied,
+        })
     }
 
     /// Starts a request with authentication applied (credential files are read here).
@@ -192,6 +200,17 @@ impl HttpClient {
     /// A GET request with authentication applied.
     pub fn get(&self, url: &str) -> Result<reqwest::RequestBuilder, HttpClientError> {
         self.request(reqwest::Method::GET, url)
+    }
+
+    /// The `Authorization` header value a request carries now (credential files are read
+    /// here), for requests not built by this client.
+    pub fn authorization(&self) -> Result<Option<http::HeaderValue>, HttpClientError> {
+        self.auth.header_value()
+    }
+
+    /// True when requests may go through a proxy.
+    pub fn proxied(&self) -> bool {
+        self.proxied
     }
 
     /// The underlying reqwest client, without authentication.

@@ -2,6 +2,7 @@
 
 use std::io::Write;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
@@ -13,6 +14,7 @@ use crate::http_client::{
 };
 
 use super::error::ScrapeError;
+use super::http1::{Http1Error, Http1Target, Outcome};
 use super::target::Target;
 
 /// Fetches one target's body.
@@ -118,12 +120,14 @@ impl ScraperFactory for HttpScraperFactory {
         let client = build_client(cfg)?;
         let accept = accept_header(&cfg.scrape_protocols(), escaping_scheme(cfg))?;
         let body_size_limit = cfg.body_size_limit();
+        let compression = cfg.enable_compression.unwrap_or(true);
         Ok(Box::new(move |t: &Target| {
             let opts = HttpScraperOptions {
                 url: t.url.clone(),
                 accept: accept.clone(),
                 timeout: t.timeout,
                 body_size_limit,
+                compression,
             };
             Ok(Arc::new(HttpScraper::new(client.clone(), opts)?) as Arc<dyn Scraper>)
         }))
@@ -133,11 +137,17 @@ impl ScraperFactory for HttpScraperFactory {
 /// Scrapes one target over HTTP.
 pub struct HttpScraper {
     client: HttpClient,
+    /// The kept-alive HTTP/1.1 path for plain-HTTP targets without a proxy; `None` for the
+    /// others, and from the first redirect on (reqwest follows redirects as configured).
+    direct: Option<Http1Target>,
+    /// Set once the target redirected: `direct` is no longer used.
+    redirected: AtomicBool,
     url: String,
     /// `url` without its password, for errors (shown in the targets API and logs).
     shown_url: String,
     accept: HeaderValue,
     timeout_header: HeaderValue,
+    accept_encoding: HeaderValue,
     timeout: Duration,
     /// 0 = none.
     body_size_limit: u64,
@@ -154,6 +164,8 @@ pub struct HttpScraperOptions {
     pub timeout: Duration,
     /// Limit on the decompressed body in bytes; 0 = none.
     pub body_size_limit: u64,
+    /// `enable_compression`: ask for gzip, else for `identity` (as Prometheus).
+    pub compression: bool,
 }
 
 impl HttpScraper {
@@ -163,24 +175,115 @@ impl HttpScraper {
             url: redact_url(&opts.url),
             reason,
         };
-        let url = reqwest::Url::parse(&opts.url)
-            .map_err(|e| url_err(e.to_string()))?
-            .to_string();
+        let parsed = reqwest::Url::parse(&opts.url).map_err(|e| url_err(e.to_string()))?;
+        let url = parsed.to_string();
         let accept = HeaderValue::from_str(&opts.accept).map_err(|e| url_err(e.to_string()))?;
-        let timeout_header = HeaderValue::from_str(&format!("{}", opts.timeout.as_secs_f64()))
-            .map_err(|e| url_err(e.to_string()))?;
+        let timeout_secs = format!("{}", opts.timeout.as_secs_f64());
+        let timeout_header =
+            HeaderValue::from_str(&timeout_secs).map_err(|e| url_err(e.to_string()))?;
+        let user_agent = default_user_agent();
+        let encoding = if opts.compression { "gzip" } else { "identity" };
+        // The same headers as the reqwest path, which adds `Accept-Encoding` itself.
+        let direct = (!client.proxied())
+            .then(|| {
+                Http1Target::new(
+                    &parsed,
+                    &[
+                        ("User-Agent", user_agent.as_str()),
+                        ("Accept", opts.accept.as_str()),
+                        ("Accept-Encoding", encoding),
+                        ("X-Prometheus-Scrape-Timeout-Seconds", timeout_secs.as_str()),
+                    ],
+                )
+            })
+            .flatten();
         Ok(HttpScraper {
             client,
+            direct,
+            redirected: AtomicBool::new(false),
             shown_url: redact_url(&url),
             url,
             accept,
             timeout_header,
+            accept_encoding: HeaderValue::from_static(encoding),
             timeout: opts.timeout,
             body_size_limit: opts.body_size_limit,
         })
     }
 
     async fn fetch(&self, body: &mut Vec<u8>) -> Result<Option<String>, ScrapeError> {
+        if let Some(direct) = self
+            .direct
+            .as_ref()
+            .filter(|_| !self.redirected.load(Ordering::Relaxed))
+        {
+            match self.fetch_direct(direct, body).await? {
+                Some(content_type) => return Ok(content_type),
+                // Redirected: reqwest follows it (or not) as configured, from now on.
+                None => self.redirected.store(true, Ordering::Relaxed),
+            }
+        }
+        self.fetch_general(body).await
+    }
+
+    /// Fetches over the kept connection; `Ok(None)` on a redirect.
+    async fn fetch_direct(
+        &self,
+        direct: &Http1Target,
+        body: &mut Vec<u8>,
+    ) -> Result<Option<Option<String>>, ScrapeError> {
+        let req_err = |message: String| ScrapeError::Request {
+            url: self.shown_url.clone(),
+            message,
+        };
+        let auth = self
+            .client
+            .authorization()
+            .map_err(|e| req_err(error_chain(&e)))?;
+        let limit = effective_body_limit(self.body_size_limit);
+        let outcome = direct
+            .fetch(auth.as_ref(), body, limit)
+            .await
+            .map_err(|e| match e {
+                Http1Error::TooLarge => ScrapeError::BodySizeLimit(limit),
+                e => req_err(e.to_string()),
+            })?;
+        let (status, content_type, gzip) = match outcome {
+            Outcome::Redirect => return Ok(None),
+            Outcome::Response {
+                status,
+                content_type,
+                gzip,
+            } => (status, content_type, gzip),
+        };
+        if !(200..300).contains(&status) {
+            let code = reqwest::StatusCode::from_u16(status).ok();
+            return Err(ScrapeError::Status(
+                match code.and_then(|c| c.canonical_reason()) {
+                    Some(reason) => format!("{status} {reason}"),
+                    None => status.to_string(),
+                },
+            ));
+        }
+        if gzip {
+            let mut plain = Vec::with_capacity(body.len().saturating_mul(4));
+            let mut dec = flate2::write::MultiGzDecoder::new(LimitedWriter {
+                buf: &mut plain,
+                limit,
+                exceeded: false,
+            });
+            let written = dec.write_all(body).and_then(|()| dec.try_finish());
+            if let Err(e) = written {
+                return Err(gzip_error(dec.get_ref().exceeded, limit, &e));
+            }
+            drop(dec);
+            std::mem::swap(body, &mut plain);
+        }
+        Ok(Some(content_type))
+    }
+
+    /// Fetches through the job's reqwest client (TLS, proxies, redirects).
+    async fn fetch_general(&self, body: &mut Vec<u8>) -> Result<Option<String>, ScrapeError> {
         body.clear();
         let req_err = |e: &dyn std::error::Error| ScrapeError::Request {
             url: self.shown_url.clone(),
@@ -191,7 +294,7 @@ impl HttpScraper {
             .get(&self.url)
             .map_err(|e| req_err(&e))?
             .header(ACCEPT, self.accept.clone())
-            .header(ACCEPT_ENCODING, HeaderValue::from_static("gzip"))
+            .header(ACCEPT_ENCODING, self.accept_encoding.clone())
             .header(
                 "X-Prometheus-Scrape-Timeout-Seconds",
                 self.timeout_header.clone(),

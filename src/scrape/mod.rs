@@ -8,6 +8,7 @@ pub mod buffers;
 pub mod cache;
 pub mod client;
 pub mod error;
+mod http1;
 pub mod manager;
 pub mod metrics;
 pub mod owner;

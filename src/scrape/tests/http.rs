@@ -83,6 +83,15 @@ async fn server() -> Server {
 }
 
 fn scraper(url: String, timeout: Duration, body_size_limit: u64) -> HttpScraper {
+    scraper_with(url, timeout, body_size_limit, true)
+}
+
+fn scraper_with(
+    url: String,
+    timeout: Duration,
+    body_size_limit: u64,
+    compression: bool,
+) -> HttpScraper {
     let cfg = crate::config::ScrapeConfig::default();
     HttpScraper::new(
         build_client(&cfg).unwrap(),
@@ -91,6 +100,7 @@ fn scraper(url: String, timeout: Duration, body_size_limit: u64) -> HttpScraper 
             accept: accept_header(&["PrometheusText0.0.4".to_string()], "underscores").unwrap(),
             timeout,
             body_size_limit,
+            compression,
         },
     )
     .unwrap()
@@ -124,6 +134,21 @@ async fn plain_body_and_request_headers() {
     // The buffer is reused: a second scrape replaces the body.
     sc.scrape(&mut body).await.unwrap();
     assert_eq!(body, EXPOSITION.as_bytes());
+}
+
+#[tokio::test]
+async fn enable_compression_false_asks_for_identity() {
+    let s = server().await;
+    let sc = scraper_with(
+        format!("http://{}/metrics", s.addr),
+        Duration::from_secs(5),
+        0,
+        false,
+    );
+    let mut body = Vec::new();
+    sc.scrape(&mut body).await.unwrap();
+    let h = s.seen.lock().unwrap().clone().unwrap();
+    assert_eq!(h["accept-encoding"], "identity");
 }
 
 #[tokio::test]
