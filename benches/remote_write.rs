@@ -8,7 +8,6 @@
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
-use std::sync::Arc;
 
 mod common;
 
@@ -18,7 +17,7 @@ use shoal::series::{Sample, Series};
 
 const BATCH: usize = 2000;
 
-fn samples(series: &[Arc<Series>]) -> Vec<Sample> {
+fn samples(series: &[Series]) -> Vec<Sample> {
     series
         .iter()
         .enumerate()
@@ -33,7 +32,7 @@ fn samples(series: &[Arc<Series>]) -> Vec<Sample> {
 fn encode_batch(enc: &mut Encoder, batch: &[Sample]) -> usize {
     enc.clear();
     for s in batch {
-        enc.push(&s.series.labels, s.timestamp, s.value);
+        enc.push(s.series.labels(), s.timestamp, s.value);
     }
     match enc.finish() {
         Ok(body) => body.len(),

@@ -3,7 +3,10 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::labels::Labels;
+use triomphe::ThinArc;
+use xxhash_rust::xxh3::xxh3_64;
+
+use crate::labels::{Labels, LabelsRef};
 
 /// Bit pattern Prometheus uses for a staleness marker (a NaN no exporter produces).
 pub const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
@@ -32,22 +35,93 @@ impl SeriesRef {
     }
 }
 
-/// A series as written: its final labels (after target and metric relabeling).
+/// The fixed part of a series' single allocation.
 #[derive(Debug)]
-pub struct Series {
-    /// Identity used by storage and remote-write sharding.
-    pub id: SeriesRef,
-    /// Final labels, including `__name__`, `job` and `instance`.
-    pub labels: Labels,
+struct Head {
+    id: SeriesRef,
+    /// xxh3-64 of the whole label set's wire form (remote-write sharding, once per series).
+    hash: u64,
+    /// The target's labels, shared by all its series; `None` when the series' labels are
+    /// all in its own run.
+    shared: Option<Arc<Labels>>,
 }
 
+/// A series as written: its identity and final labels (after target and metric
+/// relabeling). Cloning is a reference-count increment.
+///
+/// Why this shape: a peer holds one per active series, so its bytes are the agent's memory.
+/// One allocation holds the count, the head and the series' own labels (wire form); the
+/// labels its target gives every series (`job`, `instance`, discovery labels) are one
+/// shared [`Labels`] per target instead of a copy in each series.
+#[derive(Clone)]
+pub struct Series(ThinArc<Head, u8>);
+
 impl Series {
-    /// A new shared series with a fresh reference.
-    pub fn new(labels: Labels) -> Arc<Series> {
-        Arc::new(Series {
+    /// A new series with a fresh reference, all labels in its own run.
+    pub fn new(labels: Labels) -> Series {
+        Self::build(labels.wire_bytes(), None, xxh3_64(labels.wire_bytes()))
+    }
+
+    /// A new series whose labels include `shared` (its target's labels) unchanged: those
+    /// are kept once per target. Falls back to [`Series::new`] when relabeling or
+    /// honor_labels changed or dropped a shared label.
+    pub fn with_shared(labels: Labels, shared: &Arc<Labels>) -> Series {
+        let hash = xxh3_64(labels.wire_bytes());
+        match crate::labels::split_off_shared(&labels, shared) {
+            Some(own) if !shared.is_empty() => Self::build(&own, Some(Arc::clone(shared)), hash),
+            _ => Self::build(labels.wire_bytes(), None, hash),
+        }
+    }
+
+    /// A series read back from a WAL segment of an earlier process, under its ref there.
+    pub fn restored(id: SeriesRef, labels: Labels) -> Series {
+        let head = Head {
+            id,
+            hash: xxh3_64(labels.wire_bytes()),
+            shared: None,
+        };
+        Series(ThinArc::from_header_and_slice(head, labels.wire_bytes()))
+    }
+
+    fn build(own: &[u8], shared: Option<Arc<Labels>>, hash: u64) -> Series {
+        let head = Head {
             id: SeriesRef::next(),
-            labels,
-        })
+            hash,
+            shared,
+        };
+        Series(ThinArc::from_header_and_slice(head, own))
+    }
+
+    /// Identity used by storage and remote-write sharding.
+    pub fn id(&self) -> SeriesRef {
+        self.0.header.header.id
+    }
+
+    /// Final labels, including `__name__`, `job` and `instance`.
+    pub fn labels(&self) -> LabelsRef<'_> {
+        let shared = self.0.header.header.shared.as_deref();
+        LabelsRef::from_runs(&self.0.slice, shared.map_or(&[], |l| l.wire_bytes()))
+    }
+
+    /// xxh3-64 of the labels' wire form: stable across restarts, unlike the id.
+    pub fn wire_hash(&self) -> u64 {
+        self.0.header.header.hash
+    }
+
+    /// True when both handles are the same series.
+    pub fn ptr_eq(a: &Series, b: &Series) -> bool {
+        std::ptr::eq(&*a.0, &*b.0)
+    }
+
+    /// True when this handle is the only one left.
+    pub fn is_unique(&self) -> bool {
+        ThinArc::strong_count(&self.0) == 1
+    }
+}
+
+impl std::fmt::Debug for Series {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Series({}, {})", self.id().0, self.labels())
     }
 }
 
@@ -58,7 +132,7 @@ pub type TimestampMs = i64;
 #[derive(Clone, Debug)]
 pub struct Sample {
     /// The series this sample belongs to.
-    pub series: Arc<Series>,
+    pub series: Series,
     /// Sample time in milliseconds since the epoch.
     pub timestamp: TimestampMs,
     /// Sample value; [`stale_nan`] marks the end of a series.
@@ -80,4 +154,70 @@ pub struct DiscardSink;
 
 impl SampleSink for DiscardSink {
     fn append(&self, _samples: &[Sample]) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target() -> Arc<Labels> {
+        Arc::new(Labels::from_pairs([("instance", "h:9"), ("job", "j")]))
+    }
+
+    #[test]
+    fn a_series_that_keeps_its_target_labels_shares_them() {
+        let long = "v".repeat(200);
+        let full = Labels::from_pairs([
+            ("__name__", "m"),
+            ("a", "1"),
+            ("instance", "h:9"),
+            ("job", "j"),
+            ("long", long.as_str()),
+            ("z", "2"),
+        ]);
+        let s = Series::with_shared(full.clone(), &target());
+        assert!(s.labels().as_single_run().is_none(), "split in two runs");
+        assert_eq!(s.labels().to_labels(), full);
+        let mut wire = Vec::new();
+        s.labels().write_wire(&mut wire);
+        assert_eq!(wire, full.wire_bytes());
+        assert_eq!(s.labels().wire_len(), full.wire_bytes().len());
+        assert_eq!(s.wire_hash(), xxh3_64(full.wire_bytes()));
+        assert_eq!(s.labels().to_string(), full.to_string());
+        let names: Vec<&str> = s.labels().iter().map(|l| l.name).collect();
+        assert_eq!(names, ["__name__", "a", "instance", "job", "long", "z"]);
+        assert_eq!(s.labels().get("job"), Some("j"));
+        assert_eq!(s.labels().metric_name(), Some("m"));
+    }
+
+    #[test]
+    fn a_changed_or_dropped_target_label_keeps_all_labels_in_the_series() {
+        for full in [
+            // honor_labels: the exposed `job` won.
+            Labels::from_pairs([("__name__", "m"), ("instance", "h:9"), ("job", "other")]),
+            // metric relabeling dropped `instance`.
+            Labels::from_pairs([("__name__", "m"), ("job", "j")]),
+            Labels::from_pairs([("__name__", "m")]),
+        ] {
+            let s = Series::with_shared(full.clone(), &target());
+            assert_eq!(
+                s.labels().as_single_run(),
+                Some(full.wire_bytes()),
+                "{full}"
+            );
+            assert_eq!(s.labels().to_labels(), full);
+            assert_eq!(s.wire_hash(), Series::new(full.clone()).wire_hash());
+        }
+    }
+
+    #[test]
+    fn handles_are_one_series() {
+        let s = Series::new(Labels::from_pairs([("__name__", "m")]));
+        assert!(s.is_unique());
+        let t = s.clone();
+        assert!(Series::ptr_eq(&s, &t) && !s.is_unique());
+        assert_ne!(Series::new(Labels::empty()).id(), s.id());
+        let r = Series::restored(SeriesRef(7), Labels::from_pairs([("a", "b")]));
+        assert_eq!(r.id(), SeriesRef(7));
+    }
 }

@@ -1,12 +1,10 @@
 //! Shared by the benches: series shaped like `../shared/bench/gen_targets.py` output.
 
-use std::sync::Arc;
-
 use shoal::labels::Labels;
 use shoal::series::Series;
 
 /// Series like gen_targets.py: 50% counters, 35% histogram, 15% gauges, over 4 targets.
-pub fn series(count: usize) -> Vec<Arc<Series>> {
+pub fn series(count: usize) -> Vec<Series> {
     let methods = ["GET", "POST", "PUT", "DELETE"];
     let codes = ["200", "201", "400", "404", "500"];
     let buckets = [

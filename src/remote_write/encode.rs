@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::labels::{Labels, encode_label, put_varint, read_varint, varint_len};
+use crate::labels::{LabelsRef, encode_label, put_varint, split_label, varint_len};
 
 /// `WriteRequest.timeseries` (field 1, length-delimited).
 const TAG_TIMESERIES: u8 = 0x0a;
@@ -52,8 +52,10 @@ pub struct Encoder {
     external: ExternalLabels,
     /// The uncompressed `WriteRequest` being built.
     request: Vec<u8>,
-    /// Scratch for one series' merged labels (only used with external labels).
+    /// Scratch for one series' labels merged with the external labels.
     labels: Vec<u8>,
+    /// Scratch for a series' own and shared labels merged (only with external labels).
+    merged: Vec<u8>,
     /// Compressed output of the last [`Encoder::finish`].
     compressed: Vec<u8>,
     snappy: snap::raw::Encoder,
@@ -90,6 +92,7 @@ impl Encoder {
             external,
             request: Vec::new(),
             labels: Vec::new(),
+            merged: Vec::new(),
             compressed: Vec::new(),
             snappy: snap::raw::Encoder::new(),
             series: 0,
@@ -119,13 +122,23 @@ impl Encoder {
 
     /// Appends one `TimeSeries` holding `labels` (merged with the external labels) and a
     /// single sample.
-    pub fn push(&mut self, labels: &Labels, timestamp: i64, value: f64) {
-        let label_bytes: &[u8] = if self.external.is_empty() {
-            labels.wire_bytes()
+    pub fn push<'l>(&mut self, labels: impl Into<LabelsRef<'l>>, timestamp: i64, value: f64) {
+        let labels = labels.into();
+        let with_external: Option<&[u8]> = if self.external.is_empty() {
+            None
         } else {
-            merge_external(&mut self.labels, labels, &self.external);
-            &self.labels
+            let run: &[u8] = match labels.as_single_run() {
+                Some(run) => run,
+                None => {
+                    self.merged.clear();
+                    labels.write_wire(&mut self.merged);
+                    &self.merged
+                }
+            };
+            merge_external(&mut self.labels, run, &self.external);
+            Some(&self.labels)
         };
+        let labels_len = with_external.map_or(labels.wire_len(), <[u8]>::len);
         // Zero fields are omitted, as prost and gogo-protobuf do, so the bytes equal theirs.
         let sample_len = if value != 0.0 { 9 } else { 0 }
             + if timestamp != 0 {
@@ -133,10 +146,14 @@ impl Encoder {
             } else {
                 0
             };
-        let series_len = label_bytes.len() + 1 + varint_len(sample_len as u64) + sample_len;
+        let series_len = labels_len + 1 + varint_len(sample_len as u64) + sample_len;
         self.request.push(TAG_TIMESERIES);
         put_varint(&mut self.request, series_len as u64);
-        self.request.extend_from_slice(label_bytes);
+        match with_external {
+            Some(bytes) => self.request.extend_from_slice(bytes),
+            // Straight into the request: the series' own and shared runs, merged.
+            None => labels.write_wire(&mut self.request),
+        }
         self.request.push(TAG_SAMPLES);
         put_varint(&mut self.request, sample_len as u64);
         if value != 0.0 {
@@ -171,10 +188,10 @@ impl Encoder {
 /// Writes `labels` merged with `external` into `out` (cleared first): sorted by name, and
 /// a series label wins over an external label of the same name. Works on the wire bytes:
 /// series labels are copied as they are, only their names are looked at.
-fn merge_external(out: &mut Vec<u8>, labels: &Labels, external: &ExternalLabels) {
+fn merge_external(out: &mut Vec<u8>, labels: &[u8], external: &ExternalLabels) {
     out.clear();
     let mut ext = external.labels.iter().peekable();
-    let mut rest = labels.wire_bytes();
+    let mut rest = labels;
     while !rest.is_empty() {
         let Some((len, name)) = split_label(rest) else {
             // Unreachable for a valid `Labels`; keep the bytes rather than lose them.
@@ -195,28 +212,12 @@ fn merge_external(out: &mut Vec<u8>, labels: &Labels, external: &ExternalLabels)
     }
 }
 
-/// The encoded length and the name of the first label in `buf`
-/// (`0x0a len [0x0a len name 0x12 len value]`).
-fn split_label(buf: &[u8]) -> Option<(usize, &[u8])> {
-    let (tag, after) = buf.split_first()?;
-    let (len, n) = read_varint(after)?;
-    // Checked: the lengths are read from bytes (ours, but a wrong length must not panic).
-    let total = (1 + n).checked_add(usize::try_from(len).ok()?)?;
-    let msg = buf.get(1 + n..total)?;
-    let (name_tag, after) = msg.split_first()?;
-    if *tag != 0x0a || *name_tag != 0x0a {
-        return None;
-    }
-    let (name_len, m) = read_varint(after)?;
-    let name = after.get(m..m.checked_add(usize::try_from(name_len).ok()?)?)?;
-    Some((total, name))
-}
-
 #[cfg(test)]
 mod tests {
     use prost::Message;
 
     use super::*;
+    use crate::labels::Labels;
     use crate::remote_write::proto;
 
     type Pairs<'a> = &'a [(&'a str, &'a str)];

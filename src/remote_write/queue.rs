@@ -216,7 +216,7 @@ impl Queue {
         let mut dropped = 0u64;
         let mut closed = 0u64;
         for s in samples {
-            let i = shard_of(s.series.id.0, n);
+            let i = shard_of(s.series.id().0, n);
             match self.shards.get(i).map(|shard| shard.push(s)) {
                 Some(Push::Queued) => queued += 1,
                 Some(Push::Full) | None => dropped += 1,

@@ -4,7 +4,7 @@
 //! Only used when the endpoint has rules: endpoints without them send the scraped labels.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 
 use crate::labels::Labels;
 use crate::relabel::{RelabelConfig, RelabelError, Rules};
@@ -44,7 +44,7 @@ fn relabel_series(rules: &WriteRules, labels: &Labels) -> Option<Labels> {
 #[derive(Debug)]
 pub(crate) struct RelabelCache {
     rules: Arc<WriteRules>,
-    entries: HashMap<SeriesRef, (Weak<Series>, Option<Labels>)>,
+    entries: HashMap<SeriesRef, (Series, Option<Labels>)>,
     purge_at: usize,
 }
 
@@ -61,19 +61,20 @@ impl RelabelCache {
     }
 
     /// The labels to send for `series`, or `None` if it is dropped.
-    pub fn get(&mut self, series: &Arc<Series>) -> Option<&Labels> {
-        if self.entries.len() >= self.purge_at && !self.entries.contains_key(&series.id) {
-            self.entries.retain(|_, (w, _)| w.strong_count() > 0);
+    pub fn get(&mut self, series: &Series) -> Option<&Labels> {
+        if self.entries.len() >= self.purge_at && !self.entries.contains_key(&series.id()) {
+            // A series only this cache still holds is gone everywhere else.
+            self.entries.retain(|_, (s, _)| !s.is_unique());
             // Doubling keeps purging amortised O(1) per lookup.
             self.purge_at = (self.entries.len() * 2).max(MIN_PURGE_AT);
         }
         let rules = &self.rules;
         self.entries
-            .entry(series.id)
+            .entry(series.id())
             .or_insert_with(|| {
                 (
-                    Arc::downgrade(series),
-                    relabel_series(rules, &series.labels),
+                    series.clone(),
+                    relabel_series(rules, &series.labels().to_labels()),
                 )
             })
             .1

@@ -271,9 +271,9 @@ impl ShardWorker {
         let mut relabel_dropped = 0u64;
         for s in batch.drain(..) {
             let labels = match &mut self.relabel {
-                None => &s.series.labels,
+                None => s.series.labels(),
                 Some(cache) => match cache.get(&s.series) {
-                    Some(l) => l,
+                    Some(l) => l.into(),
                     None => {
                         relabel_dropped += 1;
                         continue;

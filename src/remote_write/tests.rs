@@ -80,7 +80,7 @@ impl Harness {
     }
 }
 
-fn make_series(n: usize) -> Vec<Arc<Series>> {
+fn make_series(n: usize) -> Vec<Series> {
     (0..n)
         .map(|i| {
             let inst = format!("host{i}:9100");
@@ -93,7 +93,7 @@ fn make_series(n: usize) -> Vec<Arc<Series>> {
         .collect()
 }
 
-fn scrape(series: &[Arc<Series>], ts: i64) -> Vec<Sample> {
+fn scrape(series: &[Series], ts: i64) -> Vec<Sample> {
     series
         .iter()
         .enumerate()
@@ -324,9 +324,13 @@ async fn keeps_per_series_order_across_shards() {
     assert!(r.wait_for_samples(500, WAIT).await);
     assert_no_duplicates(&r);
     for s in &series {
-        let ts: Vec<i64> = r.series(&s.labels.to_map()).iter().map(|p| p.0).collect();
+        let ts: Vec<i64> = r
+            .series(&s.labels().to_labels().to_map())
+            .iter()
+            .map(|p| p.0)
+            .collect();
         let want: Vec<i64> = (1..=25).map(|i| i * 1_000).collect();
-        assert_eq!(ts, want, "order of {}", s.labels);
+        assert_eq!(ts, want, "order of {}", s.labels());
     }
     assert_eq!(h.metric("shoal_remote_write_shards", &[]), 4.0);
 }
@@ -544,19 +548,19 @@ async fn a_shard_ahead_of_another_is_not_resent_after_a_restart() {
     let all = make_series(64);
     let on = |shard: usize| {
         all.iter()
-            .find(|s| wal_feed::shard_of_labels(s.labels.wire_bytes(), 2) == shard)
+            .find(|s| wal_feed::shard_of_hash(s.wire_hash(), 2) == shard)
             .cloned()
             .unwrap()
     };
     let (ahead, behind) = (on(0), on(1));
-    let behind_instance = behind.labels.get("instance").unwrap().to_owned();
+    let behind_instance = behind.labels().get("instance").unwrap().to_owned();
     let pair = [ahead.clone(), behind.clone()];
     let start = |wal: Arc<Wal>| {
         let metrics = RemoteWriteMetrics::unregistered();
         RemoteWrite::with_wal(std::slice::from_ref(&cfg), &BTreeMap::new(), metrics, wal).unwrap()
     };
-    let count = |r: &Receiver, s: &Arc<Series>| {
-        let want = s.labels.get("instance").unwrap();
+    let count = |r: &Receiver, s: &Series| {
+        let want = s.labels().get("instance").unwrap();
         r.samples()
             .iter()
             .filter(|x| x.labels.get("instance").map(String::as_str) == Some(want))
@@ -593,8 +597,12 @@ async fn a_shard_ahead_of_another_is_not_resent_after_a_restart() {
     rw.shutdown(Duration::from_secs(5)).await;
     let want: Vec<i64> = (1..=6).map(|t| t * 1000).collect();
     for s in &pair {
-        let ts: Vec<i64> = r.series(&s.labels.to_map()).iter().map(|x| x.0).collect();
-        assert_eq!(ts, want, "{}", s.labels);
+        let ts: Vec<i64> = r
+            .series(&s.labels().to_labels().to_map())
+            .iter()
+            .map(|x| x.0)
+            .collect();
+        assert_eq!(ts, want, "{}", s.labels());
     }
 }
 
@@ -644,7 +652,11 @@ async fn a_record_split_across_sends_is_resumed_inside_the_record() {
     assert_no_duplicates(&r);
     assert_eq!(r.samples().len(), 100);
     for s in &series {
-        let ts: Vec<i64> = r.series(&s.labels.to_map()).iter().map(|x| x.0).collect();
-        assert_eq!(ts, [1000, 2000], "{}", s.labels);
+        let ts: Vec<i64> = r
+            .series(&s.labels().to_labels().to_map())
+            .iter()
+            .map(|x| x.0)
+            .collect();
+        assert_eq!(ts, [1000, 2000], "{}", s.labels());
     }
 }

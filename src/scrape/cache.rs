@@ -38,8 +38,9 @@ pub struct Limits {
 /// How scraped series are turned into stored series for one target.
 #[derive(Clone, Debug)]
 pub struct SeriesContext {
-    /// The target's labels added to every series (no `__*` labels).
-    pub target_labels: Labels,
+    /// The target's labels added to every series (no `__*` labels); series that keep
+    /// them unchanged share this one copy.
+    pub target_labels: Arc<Labels>,
     /// Exposed labels win over target labels on clash.
     pub honor_labels: bool,
     /// Keep timestamps the target exposes.
@@ -82,7 +83,7 @@ fn cache_key(series: &[u8]) -> u64 {
 
 struct CacheEntry {
     /// `None`: dropped by metric relabeling, skipped cheaply.
-    series: Option<Arc<Series>>,
+    series: Option<Series>,
     /// Generation of the last scrape that exposed the series.
     last_seen: u32,
     /// `last_seen` before the current scrape (to know, on failure, if it was live).
@@ -217,7 +218,8 @@ impl ScrapeCache {
                     e.series.as_ref()
                 }
                 None => {
-                    let series = build_labels(&s, ctx)?.map(Series::new);
+                    let series =
+                        build_labels(&s, ctx)?.map(|l| Series::with_shared(l, &ctx.target_labels));
                     if series.is_some() {
                         stats.series_added += 1;
                     }
@@ -241,7 +243,7 @@ impl ScrapeCache {
                 return Err(ScrapeError::SampleLimit(ctx.limits.sample_limit));
             }
             out.push(Sample {
-                series: Arc::clone(series),
+                series: series.clone(),
                 timestamp: ts,
                 value,
             });
@@ -263,7 +265,7 @@ impl ScrapeCache {
                 && let Some(series) = &e.series
             {
                 out.push(Sample {
-                    series: Arc::clone(series),
+                    series: series.clone(),
                     timestamp: ts,
                     value: stale_nan(),
                 });
@@ -284,7 +286,7 @@ impl ScrapeCache {
             }
             if let Some(series) = &e.series {
                 out.push(Sample {
-                    series: Arc::clone(series),
+                    series: series.clone(),
                     timestamp: ts,
                     value: stale_nan(),
                 });

@@ -9,7 +9,7 @@ const T3: i64 = 1_020_000;
 
 fn ctx() -> SeriesContext {
     SeriesContext {
-        target_labels: Labels::from_pairs([("instance", "h:1"), ("job", "j")]),
+        target_labels: Arc::new(Labels::from_pairs([("instance", "h:1"), ("job", "j")])),
         honor_labels: false,
         honor_timestamps: true,
         metric_rules: Arc::new(Rules::compile(&[]).unwrap()),
@@ -42,8 +42,8 @@ fn fail(cache: &mut ScrapeCache, ctx: &SeriesContext, ts: i64) -> (Vec<Sample>, 
 /// `(labels, value)` of every sample whose metric name is `name`, as text.
 fn find(out: &[Sample], name: &str) -> Vec<(String, f64, i64)> {
     out.iter()
-        .filter(|s| s.series.labels.metric_name() == Some(name))
-        .map(|s| (s.series.labels.to_string(), s.value, s.timestamp))
+        .filter(|s| s.series.labels().metric_name() == Some(name))
+        .map(|s| (s.series.labels().to_string(), s.value, s.timestamp))
         .collect()
 }
 
@@ -57,7 +57,7 @@ fn stale_names(out: &[Sample]) -> Vec<String> {
     let mut v: Vec<String> = out
         .iter()
         .filter(|s| is_stale_nan(s.value))
-        .map(|s| s.series.labels.to_string())
+        .map(|s| s.series.labels().to_string())
         .collect();
     v.sort();
     v
@@ -93,7 +93,7 @@ fn steady_state_reuses_series() {
     assert_eq!(one(&out1, "scrape_series_added"), 2.0);
     let (out2, o2) = scrape(&mut cache, &c, body, T2);
     assert_eq!(o2.stats.series_added, 0);
-    assert!(Arc::ptr_eq(&out1[0].series, &out2[0].series));
+    assert!(Series::ptr_eq(&out1[0].series, &out2[0].series));
     assert_eq!(out2[0].timestamp, T2);
     assert!(stale_names(&out2).is_empty());
     assert_eq!(cache.len(), 2);
@@ -136,7 +136,7 @@ fn failed_scrape_marks_everything_stale_once() {
     // Recovery: same series identities, no markers for series not back.
     let (out, o) = scrape(&mut cache, &c, "a 1\n", T3 + 10_000);
     assert_eq!(o.stats.series_added, 0);
-    assert!(Arc::ptr_eq(&first[0].series, &out[0].series));
+    assert!(Series::ptr_eq(&first[0].series, &out[0].series));
     assert!(stale_names(&out).is_empty());
     assert_eq!(cache.len(), 1);
 }
@@ -168,7 +168,7 @@ fn end_of_target_marks_series_and_synthetic_series() {
     cache.end_of_target(T2, &mut out);
     let names: Vec<_> = out
         .iter()
-        .map(|s| s.series.labels.metric_name().unwrap().to_string())
+        .map(|s| s.series.labels().metric_name().unwrap().to_string())
         .collect();
     assert_eq!(
         names,

@@ -209,7 +209,7 @@ impl ScrapePool {
         let scraper = (self.scrapers)(&target)?;
         let cfg = &self.cfg;
         let ctx = SeriesContext {
-            target_labels: target.series_labels.clone(),
+            target_labels: Arc::new(target.series_labels.clone()),
             honor_labels: cfg.honor_labels,
             honor_timestamps: cfg.honor_timestamps(),
             metric_rules: Arc::clone(&self.metric_rules),

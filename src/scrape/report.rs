@@ -1,7 +1,6 @@
 //! The synthetic series every scrape writes about itself (`up`, `scrape_duration_seconds`,
 //! ...), labelled with the target labels only (no metric relabeling, no honor_labels).
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use crate::labels::{Labels, METRIC_NAME};
@@ -21,11 +20,11 @@ pub struct ScrapeStats {
 /// The five synthetic series of one target, built once.
 #[derive(Debug, Clone)]
 pub struct ReportSeries {
-    up: Arc<Series>,
-    duration: Arc<Series>,
-    scraped: Arc<Series>,
-    post_relabel: Arc<Series>,
-    added: Arc<Series>,
+    up: Series,
+    duration: Series,
+    scraped: Series,
+    post_relabel: Series,
+    added: Series,
 }
 
 impl ReportSeries {
@@ -63,7 +62,7 @@ impl ReportSeries {
         ];
         for (series, value) in values {
             out.push(Sample {
-                series: Arc::clone(series),
+                series: series.clone(),
                 timestamp: ts,
                 value,
             });
@@ -80,7 +79,7 @@ impl ReportSeries {
             &self.added,
         ] {
             out.push(Sample {
-                series: Arc::clone(series),
+                series: series.clone(),
                 timestamp: ts,
                 value: stale_nan(),
             });

@@ -45,10 +45,15 @@ impl SampleSink for RecordingSink {
         let batch = samples
             .iter()
             .map(|s| Rec {
-                name: s.series.labels.metric_name().unwrap_or_default().to_owned(),
+                name: s
+                    .series
+                    .labels()
+                    .metric_name()
+                    .unwrap_or_default()
+                    .to_owned(),
                 instance: s
                     .series
-                    .labels
+                    .labels()
                     .get("instance")
                     .unwrap_or_default()
                     .to_owned(),

@@ -3,7 +3,7 @@
 //!
 //! Why: a reader would otherwise rebuild every series' labels from its Series record (one
 //! extra copy of every label set per endpoint). Refs are process-unique, so in a segment
-//! written by this process a ref names exactly one `Arc<Series>`: the writer records it here
+//! written by this process a ref names exactly one `Series`: the writer records it here
 //! as it logs the series, and readers resolve samples of this process's segments through the
 //! map, never decoding labels. Segments of an earlier process (replay after a restart) are
 //! still decoded from their Series records, by each reader, one segment at a time.
@@ -16,7 +16,6 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::Arc;
 
 use crate::series::Series;
 
@@ -33,7 +32,7 @@ const MAX_PAGES_BITS: u32 = 24;
 /// One series the writer has logged.
 #[derive(Debug, Default)]
 struct LiveEntry {
-    series: Option<Arc<Series>>,
+    series: Option<Series>,
     /// The newest segment whose Series record defines it.
     logged_in: u64,
 }
@@ -82,10 +81,10 @@ impl LiveSeries {
     }
 
     /// True if `s` has no Series record in segment `seg` yet; marks it as logged there.
-    pub fn needs_record(&mut self, s: &Arc<Series>, seg: u64) -> bool {
-        let e = self.slot(s.id.0);
+    pub fn needs_record(&mut self, s: &Series, seg: u64) -> bool {
+        let e = self.slot(s.id().0);
         match &e.series {
-            Some(old) if Arc::ptr_eq(old, s) => {}
+            Some(old) if Series::ptr_eq(old, s) => {}
             _ => e.series = Some(s.clone()),
         }
         let first = e.logged_in != seg;
@@ -94,7 +93,7 @@ impl LiveSeries {
     }
 
     /// The series of ref `id` in a segment written by this process.
-    pub fn get(&self, id: u64) -> Option<&Arc<Series>> {
+    pub fn get(&self, id: u64) -> Option<&Series> {
         let page_no = id >> PAGE_BITS;
         let e = if page_no >= 1 << MAX_PAGES_BITS {
             self.overflow.get(&id)?
@@ -164,18 +163,18 @@ mod tests {
         assert!(!live.needs_record(&a, 1));
         assert!(live.needs_record(&b, 1));
         assert!(live.needs_record(&a, 2), "a new segment logs it again");
-        assert!(Arc::ptr_eq(live.get(a.id.0).unwrap(), &a));
+        assert!(Series::ptr_eq(live.get(a.id().0).unwrap(), &a));
 
-        let b_id = b.id.0;
+        let b_id = b.id().0;
         drop(b);
         let b = live
             .get(b_id)
             .expect("kept while a segment that logged it is on disk");
-        assert_eq!(b.labels.get("__name__"), Some("b"));
+        assert_eq!(b.labels().get("__name__"), Some("b"));
         assert_eq!(live.prune(1), 2);
         assert_eq!(live.prune(2), 1, "segment 1 is gone, and with it b");
         assert!(live.get(b_id).is_none());
-        assert!(live.get(a.id.0).is_some());
+        assert!(live.get(a.id().0).is_some());
         assert!(live.get(u64::MAX).is_none());
         assert_eq!(live.prune(3), 0);
         assert!(live.pages.is_empty(), "empty pages are freed");
@@ -184,15 +183,15 @@ mod tests {
     #[test]
     fn huge_refs_use_the_overflow_map() {
         let mut live = LiveSeries::default();
-        let s = Arc::new(Series {
-            id: crate::series::SeriesRef(u64::MAX - 1),
-            labels: Labels::from_pairs([("a", "b")]),
-        });
+        let s = Series::restored(
+            crate::series::SeriesRef(u64::MAX - 1),
+            Labels::from_pairs([("a", "b")]),
+        );
         assert!(live.needs_record(&s, 1));
         assert!(!live.needs_record(&s, 1));
         assert!(live.pages.is_empty());
-        assert!(Arc::ptr_eq(live.get(s.id.0).unwrap(), &s));
+        assert!(Series::ptr_eq(live.get(s.id().0).unwrap(), &s));
         assert_eq!(live.prune(2), 0);
-        assert!(live.get(s.id.0).is_none());
+        assert!(live.get(s.id().0).is_none());
     }
 }

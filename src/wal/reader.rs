@@ -42,7 +42,7 @@ pub struct WalReader {
     chunks: Chunks,
     /// Series defined so far in the current segment, when it was written by an earlier
     /// process (this process's segments resolve through the live series map).
-    series: RefMap<Arc<Series>>,
+    series: RefMap<Series>,
     /// Samples consumed in the current segment (read or skipped).
     read_in_seg: u64,
     /// What was stored last (at open: what the previous process stored).

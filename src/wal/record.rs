@@ -10,7 +10,7 @@
 //!   Within one scrape refs are mostly ascending and timestamps equal, so a sample costs
 //!   about 10-11 bytes.
 
-use crate::labels::put_varint;
+use crate::labels::{LabelsRef, put_varint};
 use crate::series::Sample;
 
 /// Bytes before the payload.
@@ -68,10 +68,10 @@ pub(crate) fn finish(buf: &mut Vec<u8>, start: usize) {
 }
 
 /// Appends one series definition to a Series record payload.
-pub(crate) fn put_series(buf: &mut Vec<u8>, id: u64, wire: &[u8]) {
+pub(crate) fn put_series(buf: &mut Vec<u8>, id: u64, labels: LabelsRef<'_>) {
     put_varint(buf, id);
-    put_varint(buf, wire.len() as u64);
-    buf.extend_from_slice(wire);
+    put_varint(buf, labels.wire_len() as u64);
+    labels.write_wire(buf);
 }
 
 /// Appends a Samples payload for `samples` (at most [`MAX_SAMPLES_PER_RECORD`]).
@@ -81,10 +81,10 @@ pub(crate) fn put_samples(buf: &mut Vec<u8>, samples: &[Sample]) {
     put_varint(buf, zigzag(base));
     let mut prev = 0u64;
     for s in samples {
-        put_varint(buf, zigzag(s.series.id.0.wrapping_sub(prev) as i64));
+        put_varint(buf, zigzag(s.series.id().0.wrapping_sub(prev) as i64));
         put_varint(buf, zigzag(s.timestamp.wrapping_sub(base)));
         buf.extend_from_slice(&s.value.to_bits().to_le_bytes());
-        prev = s.series.id.0;
+        prev = s.series.id().0;
     }
 }
 
@@ -275,7 +275,7 @@ mod tests {
             .collect();
         let mut buf = Vec::new();
         let s = begin(&mut buf, RecordType::Series);
-        put_series(&mut buf, a.id.0, a.labels.wire_bytes());
+        put_series(&mut buf, a.id().0, a.labels());
         finish(&mut buf, s);
         let s = begin(&mut buf, RecordType::Samples);
         put_samples(&mut buf, &samples);
@@ -287,7 +287,7 @@ mod tests {
         let f = parse(&buf).unwrap();
         assert_eq!(f.ty, RecordType::Series);
         let defs: Vec<_> = SeriesIter::new(f.payload).map(Result::unwrap).collect();
-        assert_eq!(defs, vec![(a.id.0, a.labels.wire_bytes())]);
+        assert_eq!(defs, vec![(a.id().0, a.labels().to_labels().wire_bytes())]);
         let g = parse(&buf[f.len..]).unwrap();
         assert_eq!(g.ty, RecordType::Samples);
         assert_eq!(f.len + g.len, buf.len());
@@ -297,7 +297,7 @@ mod tests {
             .collect();
         let want: Vec<_> = samples
             .iter()
-            .map(|s| (s.series.id.0, s.timestamp, s.value.to_bits()))
+            .map(|s| (s.series.id().0, s.timestamp, s.value.to_bits()))
             .collect();
         assert_eq!(got, want);
         assert_eq!(SamplesIter::count(g.payload), Ok(4));

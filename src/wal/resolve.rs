@@ -1,8 +1,6 @@
 //! Turning a segment's records into samples: Series records of an earlier process decoded
 //! into a per-segment map, Samples records resolved against a ref lookup.
 
-use std::sync::Arc;
-
 use super::live::RefMap;
 use super::record::{SamplesIter, SeriesIter};
 use crate::labels::Labels;
@@ -10,19 +8,13 @@ use crate::series::{Sample, Series, SeriesRef};
 
 /// Adds a Series record's definitions (labels decoded from disk); false if the record is
 /// malformed.
-pub(crate) fn define(series: &mut RefMap<Arc<Series>>, payload: &[u8]) -> bool {
+pub(crate) fn define(series: &mut RefMap<Series>, payload: &[u8]) -> bool {
     for def in SeriesIter::new(payload) {
         let Ok((id, wire)) = def else { return false };
         let Some(labels) = Labels::from_wire(wire) else {
             return false;
         };
-        series.insert(
-            id,
-            Arc::new(Series {
-                id: SeriesRef(id),
-                labels,
-            }),
-        );
+        series.insert(id, Series::restored(SeriesRef(id), labels));
     }
     true
 }
@@ -30,7 +22,7 @@ pub(crate) fn define(series: &mut RefMap<Arc<Series>>, payload: &[u8]) -> bool {
 /// Decodes a Samples record into `out`: (samples consumed, unknown refs, newest timestamp,
 /// well-formed).
 pub(crate) fn resolve<'a>(
-    series: impl Fn(u64) -> Option<&'a Arc<Series>>,
+    series: impl Fn(u64) -> Option<&'a Series>,
     payload: &[u8],
     out: &mut Vec<Sample>,
 ) -> (u64, u64, i64, bool) {

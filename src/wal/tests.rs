@@ -21,7 +21,7 @@ fn open(o: &WalOptions) -> (Wal, RepairReport, WalMetrics) {
     (w, r, m)
 }
 
-fn series(n: usize, tag: &str) -> Vec<Arc<Series>> {
+fn series(n: usize, tag: &str) -> Vec<Series> {
     (0..n)
         .map(|i| {
             let i = i.to_string();
@@ -34,7 +34,7 @@ fn series(n: usize, tag: &str) -> Vec<Arc<Series>> {
         .collect()
 }
 
-fn scrape(series: &[Arc<Series>], ts: i64) -> Vec<Sample> {
+fn scrape(series: &[Series], ts: i64) -> Vec<Sample> {
     series
         .iter()
         .enumerate()
@@ -52,7 +52,13 @@ type Flat = (String, i64, u64);
 fn flat(samples: &[Sample]) -> Vec<Flat> {
     samples
         .iter()
-        .map(|s| (s.series.labels.to_string(), s.timestamp, s.value.to_bits()))
+        .map(|s| {
+            (
+                s.series.labels().to_string(),
+                s.timestamp,
+                s.value.to_bits(),
+            )
+        })
         .collect()
 }
 
@@ -156,15 +162,15 @@ fn reader_resumes_after_restart_without_duplicates_or_ref_collisions() {
     let (wal, report, _) = open(&o);
     assert!(report.torn_tail.is_none() && report.corruptions.is_empty());
     assert_eq!(report.samples, 100);
-    let new: Vec<Arc<Series>> = old
+    let new: Vec<Series> = old
         .iter()
         .enumerate()
         .map(|(i, s)| {
             let i = i.to_string();
-            Arc::new(Series {
-                id: SeriesRef(s.id.0),
-                labels: Labels::from_pairs([("__name__", "m"), ("i", i.as_str()), ("run", "new")]),
-            })
+            Series::restored(
+                SeriesRef(s.id().0),
+                Labels::from_pairs([("__name__", "m"), ("i", i.as_str()), ("run", "new")]),
+            )
         })
         .collect();
     for ts in 100..103 {

@@ -423,7 +423,7 @@ fn encode_series(buf: &mut Vec<u8>, live: &mut LiveSeries, seg: u64, chunk: &[Sa
     let mut start = record::begin(buf, RecordType::Series);
     for s in chunk {
         if live.needs_record(&s.series, seg) {
-            record::put_series(buf, s.series.id.0, s.series.labels.wire_bytes());
+            record::put_series(buf, s.series.id().0, s.series.labels());
             if buf.len() - start > SERIES_RECORD_TARGET {
                 record::finish(buf, start);
                 records += 1;
