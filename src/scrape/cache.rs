@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::series_table::KeyedTable;
+use super::shared_labels::SharedRuns;
 use crate::labels::{Labels, LabelsBuilder, METRIC_NAME};
 use crate::series::{NORMAL_NAN_BITS, Sample, Series, stale_nan};
 
@@ -96,6 +97,8 @@ struct CacheEntry {
 /// The scrape cache of one target.
 pub struct ScrapeCache {
     entries: KeyedTable<CacheEntry>,
+    /// Label runs the target's series share.
+    shared: SharedRuns,
     /// Incremented at every scrape; entries seen in a scrape carry its generation.
     generation: u32,
     /// Generation of the last successful scrape, whose series are "live" (written and not
@@ -111,6 +114,7 @@ impl ScrapeCache {
     pub fn new(target_labels: &Labels) -> Self {
         ScrapeCache {
             entries: KeyedTable::default(),
+            shared: SharedRuns::default(),
             generation: 0,
             live: None,
             report: ReportSeries::new(target_labels),
@@ -174,6 +178,7 @@ impl ScrapeCache {
             self.report.append_stale(ts, out);
         }
         self.entries.clear();
+        self.shared.clear();
         self.live = None;
         self.reported = false;
     }
@@ -219,7 +224,7 @@ impl ScrapeCache {
                 }
                 None => {
                     let series =
-                        build_labels(&s, ctx)?.map(|l| Series::with_shared(l, &ctx.target_labels));
+                        build_labels(&s, ctx)?.map(|l| self.shared.series(l, &ctx.target_labels));
                     if series.is_some() {
                         stats.series_added += 1;
                     }
@@ -256,6 +261,7 @@ impl ScrapeCache {
     fn sweep_vanished(&mut self, ts: i64, out: &mut Vec<Sample>) {
         let g = self.generation;
         let live = self.live;
+        let before = self.entries.len();
         self.entries.retain(|e| {
             if e.last_seen == g {
                 return true;
@@ -272,6 +278,10 @@ impl ScrapeCache {
             }
             false
         });
+        if self.entries.len() != before {
+            // The markers in `out` still hold their series' runs: pruned next time.
+            self.shared.prune();
+        }
         self.live = Some(g);
     }
 

@@ -16,6 +16,7 @@ pub mod pool;
 pub mod report;
 pub mod scrape_loop;
 mod series_table;
+mod shared_labels;
 pub mod slot;
 pub mod snapshot;
 pub mod target;
