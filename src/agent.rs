@@ -323,7 +323,10 @@ fn current_config(view: &View) -> Arc<Config> {
         .map_or_else(|e| e.into_inner().clone(), |c| c.clone())
 }
 
-/// Loads the file again and applies it; on any error nothing changes.
+/// Loads the file again and applies it as one transaction: every component prepares from
+/// the new config (fallible, no side effect), then all commit (infallible). On any error
+/// nothing changes: scraping, remote write and `/api/v1/status/config` stay on the old
+/// file.
 async fn reload_config(
     path: &Path,
     view: &View,
@@ -332,14 +335,13 @@ async fn reload_config(
     discovery: &discovery::Manager,
 ) -> Result<(), String> {
     let cfg = Arc::new(config::load(path).map_err(|e| e.to_string())?);
-    // Scrape pools validate everything (relabel rules, targets) before changing anything.
-    scrapes
-        .apply_config(&cfg)
-        .await
+    let scrape_plan = scrapes.prepare(&cfg).await.map_err(|e| e.to_string())?;
+    let remote_plan = remote
+        .prepare(&cfg.remote_write, &cfg.global.external_labels)
         .map_err(|e| e.to_string())?;
-    remote
-        .apply_config(&cfg.remote_write, &cfg.global.external_labels)
-        .map_err(|e| e.to_string())?;
+    remote.commit(remote_plan);
+    scrapes.commit(scrape_plan).await;
+    // Discovery reports its own failures per config and keeps the others running.
     if let Err(e) = discovery.apply_config(&cfg) {
         tracing::error!(error = %e, "some service discovery configs could not start");
     }

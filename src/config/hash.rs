@@ -84,6 +84,13 @@ impl RemoteWriteConfig {
     pub fn content_hash(&self) -> u64 {
         hash_of(self, true)
     }
+
+    /// Hash without secret values: a queue's identity. A reload that changes only a
+    /// password or token keeps the queue and swaps its client (Prometheus hashes the
+    /// config with secrets shown as `<secret>` and calls `SetClient`).
+    pub fn identity_hash(&self) -> u64 {
+        hash_of(self, false)
+    }
 }
 
 /// The difference between two configs, by job name and by remote-write content hash.

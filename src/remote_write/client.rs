@@ -74,6 +74,28 @@ impl SendError {
     }
 }
 
+/// The client an endpoint's shards send with. A reload that changes only credentials
+/// replaces it; the queue, its shards and its WAL position stay.
+#[derive(Debug)]
+pub(crate) struct SharedClient(std::sync::RwLock<std::sync::Arc<WriteClient>>);
+
+impl SharedClient {
+    /// Shares `client`.
+    pub fn new(client: WriteClient) -> Self {
+        SharedClient(std::sync::RwLock::new(std::sync::Arc::new(client)))
+    }
+
+    /// The client for the next send.
+    pub fn get(&self) -> std::sync::Arc<WriteClient> {
+        std::sync::Arc::clone(&self.0.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Sends from now on go through `client` (sends in flight finish with the old one).
+    pub fn set(&self, client: WriteClient) {
+        *self.0.write().unwrap_or_else(|e| e.into_inner()) = std::sync::Arc::new(client);
+    }
+}
+
 /// An HTTP client bound to one remote-write endpoint.
 #[derive(Debug, Clone)]
 pub struct WriteClient {

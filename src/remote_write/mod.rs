@@ -84,6 +84,21 @@ pub enum RemoteWriteError {
     },
 }
 
+/// A prepared reload of the endpoints (see [`RemoteWrite::prepare`]).
+pub struct RemotePlan {
+    entries: Vec<Planned>,
+}
+
+enum Planned {
+    /// A running queue, with a new client when only secrets changed.
+    Keep(
+        Arc<Queue>,
+        Option<Box<(RemoteWriteConfig, client::WriteClient)>>,
+    ),
+    /// A new queue, built, not started.
+    Start(Box<queue::PreparedQueue>),
+}
+
 /// Fan-out to every configured endpoint.
 #[derive(Debug)]
 pub struct RemoteWrite {
@@ -102,7 +117,7 @@ impl RemoteWrite {
         external_labels: &BTreeMap<String, String>,
         metrics: RemoteWriteMetrics,
     ) -> Result<RemoteWrite, RemoteWriteError> {
-        let queues = start_all(cfgs, external_labels, &metrics, Vec::new(), None)?;
+        let queues = start_all(cfgs, external_labels, &metrics, None)?;
         Ok(RemoteWrite {
             queues: RwLock::new(queues),
             retiring: Mutex::default(),
@@ -121,7 +136,7 @@ impl RemoteWrite {
         wal: Arc<Wal>,
     ) -> Result<RemoteWrite, RemoteWriteError> {
         let feed = Some((&wal, StartAt::Oldest));
-        let queues = start_all(cfgs, external_labels, &metrics, Vec::new(), feed)?;
+        let queues = start_all(cfgs, external_labels, &metrics, feed)?;
         forget_unconfigured_readers(&wal, &queues);
         Ok(RemoteWrite {
             queues: RwLock::new(queues),
@@ -131,17 +146,66 @@ impl RemoteWrite {
         })
     }
 
-    /// Reload: keeps the queues whose config and external labels are unchanged, starts the
-    /// others and flushes the replaced ones in the background. On error nothing changes.
+    /// Reload: [`RemoteWrite::prepare`], then [`RemoteWrite::commit`]. On error nothing
+    /// changes.
     pub fn apply_config(
         &self,
         cfgs: &[RemoteWriteConfig],
         external_labels: &BTreeMap<String, String>,
     ) -> Result<(), RemoteWriteError> {
-        let runtime =
-            tokio::runtime::Handle::try_current().map_err(|_| RemoteWriteError::NoRuntime)?;
-        // Held throughout: serialises reloads. Queues start outside the `queues` lock so
-        // appends are held up only by the swap.
+        let plan = self.prepare(cfgs, external_labels)?;
+        self.commit(plan);
+        Ok(())
+    }
+
+    /// The first phase of a reload: validates every entry and builds the clients and the
+    /// new queues (not started). Changes nothing; an error leaves everything as it is.
+    ///
+    /// A queue whose config is unchanged but for secret values (password, token) is kept
+    /// and gets a new client, as Prometheus' `SetClient`: no drain, no restart.
+    pub fn prepare(
+        &self,
+        cfgs: &[RemoteWriteConfig],
+        external_labels: &BTreeMap<String, String>,
+    ) -> Result<RemotePlan, RemoteWriteError> {
+        tokio::runtime::Handle::try_current().map_err(|_| RemoteWriteError::NoRuntime)?;
+        let mut reuse: Vec<Arc<Queue>> = self
+            .queues
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let mut entries = Vec::with_capacity(cfgs.len());
+        for (index, cfg) in cfgs.iter().enumerate() {
+            let identity = cfg.identity_hash();
+            let same = reuse
+                .iter()
+                .position(|q| q.identity == identity && q.external == *external_labels);
+            entries.push(match same {
+                Some(i) => {
+                    let q = reuse.swap_remove(i);
+                    let client = if q.runs(cfg) {
+                        None
+                    } else {
+                        Some(Box::new((cfg.clone(), Queue::client(index, cfg)?)))
+                    };
+                    Planned::Keep(q, client)
+                }
+                None => Planned::Start(Box::new(Queue::prepare(
+                    index,
+                    cfg,
+                    external_labels,
+                    &self.metrics,
+                    self.wal.is_some(),
+                )?)),
+            });
+        }
+        Ok(RemotePlan { entries })
+    }
+
+    /// The second phase of a reload, which cannot fail: swaps clients, starts the new
+    /// queues and flushes the replaced ones in the background.
+    pub fn commit(&self, plan: RemotePlan) {
+        // Held throughout: serialises reloads.
         let mut retiring = self.retiring.lock().unwrap_or_else(|e| e.into_inner());
         let old: Vec<Arc<Queue>> = self
             .queues
@@ -150,7 +214,20 @@ impl RemoteWrite {
             .clone();
         // An endpoint added by a reload gets what is scraped from now on.
         let feed = self.wal.as_ref().map(|w| (w, StartAt::Head));
-        let new = start_all(cfgs, external_labels, &self.metrics, old.clone(), feed)?;
+        let new: Vec<Arc<Queue>> = plan
+            .entries
+            .into_iter()
+            .map(|e| match e {
+                Planned::Keep(q, client) => {
+                    if let Some(swap) = client {
+                        let (cfg, client) = *swap;
+                        q.set_client(cfg, client);
+                    }
+                    q
+                }
+                Planned::Start(p) => Arc::new(p.start(feed)),
+            })
+            .collect();
         let replaced: Vec<Arc<Queue>> = old
             .into_iter()
             .filter(|q| !new.iter().any(|n| Arc::ptr_eq(n, q)))
@@ -166,6 +243,10 @@ impl RemoteWrite {
             let wal = self.wal.clone();
             let removed = q.reader_id().filter(|id| !kept.iter().any(|k| k == id));
             let removed = removed.map(str::to_owned);
+            // `prepare` checked that a runtime exists; the queues run on it.
+            let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+                continue;
+            };
             runtime.spawn(async move {
                 q.shutdown(RELOAD_FLUSH_TIMEOUT).await;
                 // A removed endpoint must not hold back WAL truncation.
@@ -176,7 +257,6 @@ impl RemoteWrite {
                 }
             });
         }
-        Ok(())
     }
 
     /// Stops accepting samples, sends everything queued, and returns when every queue is
@@ -222,25 +302,20 @@ fn forget_unconfigured_readers(wal: &Wal, queues: &[Arc<Queue>]) {
     }
 }
 
-/// Queues for `cfgs`, reusing unchanged ones from `reuse`. Starts nothing new if any entry
-/// is invalid (queues started before the error are dropped, which stops them).
+/// Starts one queue per entry. Starts nothing if any entry is invalid.
 fn start_all(
     cfgs: &[RemoteWriteConfig],
     external: &BTreeMap<String, String>,
     metrics: &RemoteWriteMetrics,
-    mut reuse: Vec<Arc<Queue>>,
     wal: Option<(&Arc<Wal>, StartAt)>,
 ) -> Result<Vec<Arc<Queue>>, RemoteWriteError> {
-    let mut out = Vec::with_capacity(cfgs.len());
-    for (index, cfg) in cfgs.iter().enumerate() {
-        // `==` compares secrets too (their Serialize form hides them).
-        match reuse
-            .iter()
-            .position(|q| q.cfg == *cfg && q.external == *external)
-        {
-            Some(i) => out.push(reuse.swap_remove(i)),
-            None => out.push(Arc::new(Queue::start(index, cfg, external, metrics, wal)?)),
-        }
-    }
-    Ok(out)
+    let prepared = cfgs
+        .iter()
+        .enumerate()
+        .map(|(index, cfg)| Queue::prepare(index, cfg, external, metrics, wal.is_some()))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(prepared
+        .into_iter()
+        .map(|p| Arc::new(p.start(wal)))
+        .collect())
 }

@@ -16,7 +16,7 @@ use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
 use super::RemoteWriteError;
-use super::client::WriteClient;
+use super::client::{SharedClient, WriteClient};
 use super::encode::ExternalLabels;
 use super::metrics::{EndpointLabels, EndpointMetrics, RemoteWriteMetrics};
 use super::relabel::WriteRules;
@@ -32,9 +32,13 @@ const DROP_WARN_INTERVAL: Duration = Duration::from_secs(10);
 
 /// One endpoint's queue.
 pub(crate) struct Queue {
-    /// The config and external labels it was built from (reload compares them).
-    pub cfg: RemoteWriteConfig,
+    /// The config it runs with (a credentials-only reload replaces it with the client).
+    cfg: Mutex<RemoteWriteConfig>,
+    /// [`RemoteWriteConfig::identity_hash`] of `cfg`: what a reload must keep to keep
+    /// the queue.
+    pub identity: u64,
     pub external: BTreeMap<String, String>,
+    client: Arc<SharedClient>,
     url: Arc<str>,
     shards: Vec<Arc<ShardBuffer>>,
     /// Aborts the shard tasks when the queue is dropped without a shutdown.
@@ -63,16 +67,16 @@ impl std::fmt::Debug for Queue {
 }
 
 impl Queue {
-    /// Validates `cfg` and starts its shard tasks on the current tokio runtime; with `wal`,
-    /// also the task that feeds them from the WAL (starting at `StartAt` when the endpoint
-    /// has no committed position yet).
-    pub fn start(
+    /// Everything a queue for `cfg` needs, validated and built (client, rules), nothing
+    /// started: the first phase of a reload. Needs a tokio runtime (checked here).
+    /// `from_wal`: the queue will read the WAL (its shards buffer less).
+    pub fn prepare(
         index: usize,
         cfg: &RemoteWriteConfig,
         external: &BTreeMap<String, String>,
         metrics: &RemoteWriteMetrics,
-        wal: Option<(&Arc<Wal>, StartAt)>,
-    ) -> Result<Self, RemoteWriteError> {
+        from_wal: bool,
+    ) -> Result<PreparedQueue, RemoteWriteError> {
         let invalid = |reason: String| RemoteWriteError::Invalid {
             index,
             url: redact_url(&cfg.url),
@@ -105,11 +109,7 @@ impl Queue {
                 "queue_config batch_send_deadline must be positive".into(),
             ));
         }
-        let client = WriteClient::new(cfg).map_err(|source| RemoteWriteError::Client {
-            index,
-            url: redact_url(&cfg.url),
-            source,
-        })?;
+        let client = Self::client(index, cfg)?;
         let rules = WriteRules::compile(&cfg.write_relabel_configs)
             .map_err(|source| RemoteWriteError::Relabel {
                 index,
@@ -133,9 +133,10 @@ impl Queue {
         // stays flat whatever the outage. From memory, with a fixed shard count, spread
         // the total so that a burst (a first scrape of many new series, a slow receiver)
         // is absorbed as it would be there.
-        let per_shard = match wal {
-            Some(_) => q.capacity,
-            None => q.capacity.saturating_mul(q.max_shards) / n,
+        let per_shard = if from_wal {
+            q.capacity
+        } else {
+            q.capacity.saturating_mul(q.max_shards) / n
         };
         let settings = ShardSettings {
             capacity: per_shard.max(q.max_samples_per_send),
@@ -145,15 +146,75 @@ impl Queue {
             max_backoff: q.max_backoff.0,
         };
         let url: Arc<str> = Arc::from(redact_url(&cfg.url));
+        let client = Arc::new(SharedClient::new(client));
         let factory = ShardFactory {
             runtime: runtime.clone(),
-            client: Arc::new(client),
+            client: Arc::clone(&client),
             external: ExternalLabels::new(external),
             rules,
             settings,
             metrics: metrics.clone(),
             url: url.clone(),
         };
+        Ok(PreparedQueue {
+            cfg: cfg.clone(),
+            external: external.clone(),
+            client,
+            factory,
+            shards: n,
+            bounds: (q.min_shards.max(1), q.max_shards),
+            metrics,
+        })
+    }
+
+    /// The client for `cfg` (fallible: URL, headers, TLS files).
+    pub fn client(index: usize, cfg: &RemoteWriteConfig) -> Result<WriteClient, RemoteWriteError> {
+        WriteClient::new(cfg).map_err(|source| RemoteWriteError::Client {
+            index,
+            url: redact_url(&cfg.url),
+            source,
+        })
+    }
+
+    /// Sends with `client` from now on; `cfg` differs from the running config only in
+    /// secret values.
+    pub fn set_client(&self, cfg: RemoteWriteConfig, client: WriteClient) {
+        self.client.set(client);
+        *self.cfg.lock().unwrap_or_else(|e| e.into_inner()) = cfg;
+        tracing::info!(url = %self.url, "remote write client replaced (credentials changed)");
+    }
+
+    /// True when the queue runs with exactly `cfg` (secrets included).
+    pub fn runs(&self, cfg: &RemoteWriteConfig) -> bool {
+        *self.cfg.lock().unwrap_or_else(|e| e.into_inner()) == *cfg
+    }
+}
+
+/// A queue built and validated by [`Queue::prepare`], not started.
+pub(crate) struct PreparedQueue {
+    cfg: RemoteWriteConfig,
+    external: BTreeMap<String, String>,
+    client: Arc<SharedClient>,
+    factory: ShardFactory,
+    shards: usize,
+    bounds: (usize, usize),
+    metrics: EndpointMetrics,
+}
+
+impl PreparedQueue {
+    /// Starts the shard tasks; with `wal`, also the task that feeds them from the WAL.
+    pub fn start(self, wal: Option<(&Arc<Wal>, StartAt)>) -> Queue {
+        let PreparedQueue {
+            cfg,
+            external,
+            client,
+            factory,
+            shards: n,
+            bounds,
+            metrics,
+        } = self;
+        let runtime = factory.runtime.clone();
+        let url = factory.url.clone();
         let set = factory.start(n);
         let shards = set.buffers.clone();
         let control = set.control.clone();
@@ -170,7 +231,7 @@ impl Queue {
                     url: url.clone(),
                     set,
                     factory,
-                    bounds: (q.min_shards.max(1), q.max_shards),
+                    bounds,
                     metrics: metrics.clone(),
                     control: feed_rx,
                 };
@@ -186,9 +247,11 @@ impl Queue {
             }
         };
         tracing::info!(url = %url, shards = n, wal = feed.is_some(), "remote write queue started");
-        Ok(Self {
-            cfg: cfg.clone(),
-            external: external.clone(),
+        Queue {
+            identity: cfg.identity_hash(),
+            cfg: Mutex::new(cfg),
+            external,
+            client,
             url,
             shards,
             aborts,
@@ -198,9 +261,11 @@ impl Queue {
             accepting: AtomicBool::new(true),
             metrics,
             drop_log: Mutex::new((None, 0)),
-        })
+        }
     }
+}
 
+impl Queue {
     /// Queues `samples` on their series' shards; full shards drop and count. Never blocks.
     /// Ignored when the queue reads the WAL (the WAL is its only source).
     pub fn append(&self, samples: &[Sample]) {

@@ -11,7 +11,7 @@ use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 
 use super::backoff::Backoff;
-use super::client::{SendError, WriteClient};
+use super::client::{SendError, SharedClient};
 use super::encode::Encoder;
 use super::metrics::EndpointMetrics;
 use super::relabel::RelabelCache;
@@ -187,7 +187,7 @@ impl ShardBuffer {
 /// The task that sends one shard's samples.
 pub(crate) struct ShardWorker {
     pub buffer: Arc<ShardBuffer>,
-    pub client: Arc<WriteClient>,
+    pub client: Arc<SharedClient>,
     pub encoder: Encoder,
     pub relabel: Option<RelabelCache>,
     pub settings: ShardSettings,
@@ -300,8 +300,9 @@ impl ShardWorker {
         let mut control = self.control.clone();
         loop {
             let start = Instant::now();
+            let client = self.client.get();
             let result = tokio::select! {
-                r = self.client.store(body.clone()) => r,
+                r = client.store(body.clone()) => r,
                 _ = aborted(&mut control) => return self.abandon(n),
             };
             let took = start.elapsed();

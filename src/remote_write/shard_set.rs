@@ -8,7 +8,7 @@ use tokio::runtime::Handle;
 use tokio::sync::{Notify, watch};
 use tokio::task::AbortHandle;
 
-use super::client::WriteClient;
+use super::client::SharedClient;
 use super::encode::{Encoder, ExternalLabels};
 use super::metrics::EndpointMetrics;
 use super::relabel::{RelabelCache, WriteRules};
@@ -17,7 +17,7 @@ use super::shard::{Mode, ShardBuffer, ShardSettings, ShardWorker};
 /// What every shard of an endpoint is built from.
 pub(crate) struct ShardFactory {
     pub runtime: Handle,
-    pub client: Arc<WriteClient>,
+    pub client: Arc<SharedClient>,
     pub external: ExternalLabels,
     pub rules: Option<Arc<WriteRules>>,
     pub settings: ShardSettings,

@@ -461,7 +461,7 @@ async fn reload_keeps_unchanged_queues() {
         .unwrap();
     let after: Vec<_> = h.rw.queues.read().unwrap().clone();
     assert!(Arc::ptr_eq(&before[0], &after[0]));
-    assert_eq!(after[1].cfg.url, c.url());
+    assert!(after[1].runs(&config(&c.url())));
     assert!(b.wait_for_samples(3, WAIT).await);
     h.rw.append(&scrape(&make_series(2), 2_000));
     assert!(c.wait_for_samples(2, WAIT).await);
@@ -477,6 +477,76 @@ async fn reload_keeps_unchanged_queues() {
         .insert("Content-Type".into(), "text/plain".into());
     assert!(h.rw.apply_config(&[bad], &ext).is_err());
     assert_eq!(h.rw.queues.read().unwrap().len(), 2);
+}
+
+/// A reload that changes only a password keeps the queue (no drain, no restart) and sends
+/// with the new credentials from then on (Prometheus' `SetClient`); nothing is sent twice.
+#[tokio::test]
+async fn password_rotation_swaps_the_client_of_the_same_queue() {
+    use crate::config::BasicAuth;
+    let r = receiver().await;
+    let with_password = |p: &str| {
+        let mut cfg = config(&r.url());
+        cfg.http.basic_auth = Some(BasicAuth {
+            username: "u".into(),
+            password: Some(Secret::new(p)),
+            ..Default::default()
+        });
+        cfg
+    };
+    let h = Harness::new(&[with_password("old")], &[]);
+    let series = make_series(4);
+    h.rw.append(&scrape(&series, 1_000));
+    assert!(r.wait_for_samples(4, WAIT).await);
+    let before = h.rw.queues.read().unwrap()[0].clone();
+    h.rw.apply_config(&[with_password("new")], &BTreeMap::new())
+        .unwrap();
+    let after = h.rw.queues.read().unwrap()[0].clone();
+    assert!(Arc::ptr_eq(&before, &after), "the queue is kept");
+    assert!(after.runs(&with_password("new")));
+    h.rw.append(&scrape(&series, 2_000));
+    assert!(r.wait_for_samples(8, WAIT).await);
+    let auth: Vec<String> = r
+        .headers()
+        .iter()
+        .filter_map(|hm| hm.get("authorization"))
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect();
+    let basic = |p: &str| {
+        use base64::Engine;
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("u:{p}"))
+        )
+    };
+    assert_eq!(auth.first(), Some(&basic("old")));
+    assert_eq!(auth.last(), Some(&basic("new")));
+    assert_no_duplicates(&r);
+    assert_eq!(r.samples().len(), 8);
+}
+
+/// A reload whose last entry cannot be prepared (its CA file is missing) changes nothing:
+/// no queue started, none replaced, no client swapped.
+#[tokio::test]
+async fn a_reload_that_fails_to_prepare_changes_nothing() {
+    let a = receiver().await;
+    let b = receiver().await;
+    let h = Harness::new(&[config(&a.url())], &[]);
+    let before = h.rw.queues.read().unwrap()[0].clone();
+    let mut rotated = config(&a.url());
+    rotated.headers.insert("X-Team".into(), "t".into());
+    let mut broken = config(&b.url());
+    broken.http.tls_config = Some(crate::config::TlsConfig {
+        ca_file: Some("/nonexistent/ca.pem".into()),
+        ..Default::default()
+    });
+    let err =
+        h.rw.apply_config(&[rotated, broken], &BTreeMap::new())
+            .unwrap_err();
+    assert!(err.to_string().contains("remote_write[1]"), "{err}");
+    let now: Vec<_> = h.rw.queues.read().unwrap().clone();
+    assert_eq!(now.len(), 1);
+    assert!(Arc::ptr_eq(&before, &now[0]) && now[0].runs(&config(&a.url())));
 }
 
 /// Default queue settings start `min_shards` (1) shard, so a scrape's series travel in

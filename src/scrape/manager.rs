@@ -11,11 +11,22 @@ use crate::series::SampleSink;
 use super::client::{HttpScraperFactory, ScraperFactory};
 use super::metrics::ScrapeMetrics;
 use super::owner::SlotOwner;
-use super::pool::{DroppedTargets, PoolDeps, PoolError, ScrapePool, TargetView};
+use super::pool::{DroppedTargets, PoolDeps, PoolError, Retune, ScrapePool, TargetView};
 use super::scrape_loop::StopMode;
 use super::slot::{Clock, SlotGrid};
 use super::snapshot::{TargetsSnapshot, active_target, dropped_target};
 use crate::discovery::SharedGroups;
+
+/// A prepared reload of the scrape pools (see [`Manager::prepare`]).
+#[derive(Default)]
+pub struct ScrapePlan {
+    /// Jobs that get new pools (new, or their series change), not started yet.
+    fresh: BTreeMap<String, ScrapePool>,
+    /// Jobs that keep their loops with a new client or limits.
+    retune: BTreeMap<String, Retune>,
+    /// Every job of the new config.
+    wanted: std::collections::BTreeSet<String>,
+}
 
 /// Target groups per job, as discovery publishes them.
 pub type JobTargetGroups = Arc<BTreeMap<String, SharedGroups>>;
@@ -95,30 +106,63 @@ impl Manager {
         }
     }
 
-    /// Applies a (re)loaded config: jobs whose scrape config changed are rebuilt (their
-    /// old loops end with staleness markers), removed jobs stop, unchanged ones keep
-    /// running. On error nothing changes.
+    /// Applies a (re)loaded config: [`Manager::prepare`], then [`Manager::commit`].
     pub async fn apply_config(&self, cfg: &Config) -> Result<(), PoolError> {
-        let mut state = self.state.lock().await;
-        let mut fresh: BTreeMap<String, ScrapePool> = BTreeMap::new();
+        let plan = self.prepare(cfg).await?;
+        self.commit(plan).await;
+        Ok(())
+    }
+
+    /// The first phase of a reload: builds what `cfg` needs (rules, clients, pools not
+    /// yet started) and changes nothing; an error leaves everything as it is.
+    pub async fn prepare(&self, cfg: &Config) -> Result<ScrapePlan, PoolError> {
+        let state = self.state.lock().await;
+        let mut plan = ScrapePlan::default();
         for sc in &cfg.scrape_configs {
-            let unchanged = state
-                .pools
-                .get(&sc.job_name)
-                .is_some_and(|p| p.config() == sc);
-            if !unchanged {
-                fresh.insert(sc.job_name.clone(), self.new_pool(sc)?);
+            let job = sc.job_name.clone();
+            match state.pools.get(&sc.job_name) {
+                Some(p) if p.config() == sc => {}
+                Some(p) => match p.prepare_retune(sc, self.factory.as_ref())? {
+                    Some(r) => {
+                        plan.retune.insert(job, r);
+                    }
+                    None => {
+                        plan.fresh.insert(job, self.new_pool(sc)?);
+                    }
+                },
+                None => {
+                    plan.fresh.insert(job, self.new_pool(sc)?);
+                }
             }
         }
-        let wanted: Vec<&str> = cfg
+        plan.wanted = cfg
             .scrape_configs
             .iter()
-            .map(|s| s.job_name.as_str())
+            .map(|s| s.job_name.clone())
             .collect();
+        Ok(plan)
+    }
+
+    /// The second phase of a reload, which cannot fail: jobs whose series change get new
+    /// loops (the old ones end with staleness markers), jobs that changed only their
+    /// client or limits keep their loops and caches, removed jobs stop, unchanged ones
+    /// keep running.
+    pub async fn commit(&self, plan: ScrapePlan) {
+        let ScrapePlan {
+            fresh,
+            retune,
+            wanted,
+        } = plan;
+        let mut state = self.state.lock().await;
+        for (job, r) in retune {
+            if let Some(pool) = state.pools.get_mut(&job) {
+                pool.retune(r);
+            }
+        }
         let gone: Vec<String> = state
             .pools
             .keys()
-            .filter(|j| !wanted.contains(&j.as_str()) || fresh.contains_key(*j))
+            .filter(|j| !wanted.contains(*j) || fresh.contains_key(*j))
             .cloned()
             .collect();
         for job in gone {
@@ -134,7 +178,6 @@ impl Manager {
             state.pools.insert(job, pool);
         }
         self.publish(&state);
-        Ok(())
     }
 
     fn new_pool(&self, sc: &ScrapeConfig) -> Result<ScrapePool, PoolError> {

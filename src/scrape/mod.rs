@@ -24,7 +24,7 @@ pub mod target;
 pub use cache::{Limits, ScrapeCache, SeriesContext};
 pub use client::{HttpScraper, HttpScraperFactory, Scraper, ScraperFactory};
 pub use error::ScrapeError;
-pub use manager::{JobTargetGroups, Manager, ManagerOptions, Owned};
+pub use manager::{JobTargetGroups, Manager, ManagerOptions, Owned, ScrapePlan};
 pub use metrics::ScrapeMetrics;
 pub use owner::{OwnEverything, SlotOwner};
 pub use scrape_loop::{Health, StopMode};

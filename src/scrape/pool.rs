@@ -16,7 +16,7 @@ use super::client::{ClientError, ScraperFactory, TargetScrapers};
 use super::manager::JobTargetGroups;
 use super::metrics::JobMetrics;
 use super::owner::SlotOwner;
-use super::scrape_loop::{LoopHandle, LoopParams, SharedStatus, StopMode};
+use super::scrape_loop::{LoopHandle, LoopParams, LoopSettings, SharedStatus, StopMode};
 use super::slot::Clock;
 use super::target::{DroppedRef, Target, TargetId, discovered_labels, targets_from_groups};
 use crate::relabel::{RelabelError, Rules};
@@ -42,6 +42,29 @@ pub enum PoolError {
         /// Why.
         source: ClientError,
     },
+}
+
+/// A reload of a job that keeps its loops: the new config and its scrapers, built.
+pub struct Retune {
+    cfg: Arc<ScrapeConfig>,
+    scrapers: TargetScrapers,
+}
+
+/// True when `a` and `b` differ at most in what does not change the series a target
+/// yields: the HTTP client and the limits (Prometheus' `reusableCache`).
+pub(crate) fn same_series(a: &ScrapeConfig, b: &ScrapeConfig) -> bool {
+    let zero = |c: &ScrapeConfig| {
+        let mut z = c.clone();
+        z.http = Default::default();
+        z.enable_compression = None;
+        z.sample_limit = None;
+        z.label_limit = None;
+        z.label_name_length_limit = None;
+        z.label_value_length_limit = None;
+        z.body_size_limit = None;
+        z
+    };
+    zero(a) == zero(b)
 }
 
 /// What every pool shares with the manager.
@@ -207,9 +230,34 @@ impl ScrapePool {
 
     fn start(&self, target: Target) -> Result<Running, ClientError> {
         let scraper = (self.scrapers)(&target)?;
+        let ctx = self.context(Arc::new(target.series_labels.clone()));
+        let discovered_labels = target.discovered_labels.clone();
+        let target = Arc::new(target);
+        let handle = LoopHandle::spawn(
+            LoopParams {
+                target: Arc::clone(&target),
+                sink: Arc::clone(&self.deps.sink),
+                owner: Arc::clone(&self.deps.owner),
+                clock: self.deps.clock,
+                metrics: self.metrics.clone(),
+            },
+            LoopSettings { scraper, ctx },
+        );
+        Ok(Running {
+            view: TargetView {
+                target,
+                discovered_labels,
+                status: Arc::clone(&handle.status),
+            },
+            handle,
+        })
+    }
+
+    /// How the job builds the series of a target whose labels are `target_labels`.
+    fn context(&self, target_labels: Arc<Labels>) -> SeriesContext {
         let cfg = &self.cfg;
-        let ctx = SeriesContext {
-            target_labels: Arc::new(target.series_labels.clone()),
+        SeriesContext {
+            target_labels,
             honor_labels: cfg.honor_labels,
             honor_timestamps: cfg.honor_timestamps(),
             metric_rules: Arc::clone(&self.metric_rules),
@@ -219,26 +267,48 @@ impl ScrapePool {
                 label_name_length_limit: cfg.label_name_length_limit.unwrap_or(0),
                 label_value_length_limit: cfg.label_value_length_limit.unwrap_or(0),
             },
-        };
-        let discovered_labels = target.discovered_labels.clone();
-        let target = Arc::new(target);
-        let handle = LoopHandle::spawn(LoopParams {
-            target: Arc::clone(&target),
-            ctx,
-            scraper,
-            sink: Arc::clone(&self.deps.sink),
-            owner: Arc::clone(&self.deps.owner),
-            clock: self.deps.clock,
-            metrics: self.metrics.clone(),
-        });
-        Ok(Running {
-            view: TargetView {
-                target,
-                discovered_labels,
-                status: Arc::clone(&handle.status),
-            },
-            handle,
-        })
+        }
+    }
+
+    /// Prepares a reload to `cfg` that keeps the loops, when `cfg` differs from the
+    /// running config only in the HTTP client or limits; `Ok(None)` when it needs new
+    /// loops. No side effect: [`ScrapePool::retune`] applies it.
+    pub fn prepare_retune(
+        &self,
+        cfg: &ScrapeConfig,
+        factory: &dyn ScraperFactory,
+    ) -> Result<Option<Retune>, PoolError> {
+        if !same_series(&self.cfg, cfg) {
+            return Ok(None);
+        }
+        let scrapers = factory.for_job(cfg).map_err(|source| PoolError::Client {
+            job: cfg.job_name.clone(),
+            source,
+        })?;
+        Ok(Some(Retune {
+            cfg: Arc::new(cfg.clone()),
+            scrapers,
+        }))
+    }
+
+    /// Gives every loop the new client and limits; loops and caches stay, so nothing is
+    /// marked stale. A target whose scraper cannot be made keeps its old one (logged).
+    pub fn retune(&mut self, r: Retune) {
+        self.cfg = r.cfg;
+        self.scrapers = r.scrapers;
+        for running in self.running.values() {
+            match (self.scrapers)(&running.view.target) {
+                Ok(scraper) => {
+                    let labels = Arc::clone(&running.handle.settings().ctx.target_labels);
+                    let ctx = self.context(labels);
+                    running.handle.retune(LoopSettings { scraper, ctx });
+                }
+                Err(error) => tracing::warn!(
+                    job = %self.cfg.job_name, %error,
+                    "creating scraper failed; the target keeps its previous client"
+                ),
+            }
+        }
     }
 
     /// Stops every loop and waits for them.

@@ -71,14 +71,23 @@ pub enum StopMode {
     Silent,
 }
 
+/// What a loop scrapes with. A reload that changes only the job's client or limits
+/// replaces it in place, so the loop and its cache stay (no staleness markers, as
+/// Prometheus' reusable cache).
+pub struct LoopSettings {
+    /// The fetcher.
+    pub scraper: Arc<dyn Scraper>,
+    /// How series are built.
+    pub ctx: SeriesContext,
+}
+
+/// The settings a loop reads at each scrape.
+type SharedSettings = Arc<Mutex<Arc<LoopSettings>>>;
+
 /// Everything a loop needs.
 pub struct LoopParams {
     /// The target.
     pub target: Arc<Target>,
-    /// How series are built.
-    pub ctx: SeriesContext,
-    /// The fetcher.
-    pub scraper: Arc<dyn Scraper>,
     /// Where samples go.
     pub sink: Arc<dyn SampleSink>,
     /// Who owns which slot.
@@ -93,17 +102,39 @@ pub struct LoopParams {
 pub struct LoopHandle {
     stop: watch::Sender<Option<StopMode>>,
     task: JoinHandle<()>,
+    settings: SharedSettings,
     /// Last scrape's result.
     pub status: SharedStatus,
 }
 
 impl LoopHandle {
     /// Starts a loop on the current tokio runtime.
-    pub fn spawn(params: LoopParams) -> LoopHandle {
+    pub fn spawn(params: LoopParams, settings: LoopSettings) -> LoopHandle {
         let (stop, stop_rx) = watch::channel(None);
         let status = SharedStatus::default();
-        let task = tokio::spawn(run(params, stop_rx, Arc::clone(&status)));
-        LoopHandle { stop, task, status }
+        let settings: SharedSettings = Arc::new(Mutex::new(Arc::new(settings)));
+        let task = tokio::spawn(run(
+            params,
+            Arc::clone(&settings),
+            stop_rx,
+            Arc::clone(&status),
+        ));
+        LoopHandle {
+            stop,
+            task,
+            settings,
+            status,
+        }
+    }
+
+    /// The settings the next scrape uses.
+    pub fn settings(&self) -> Arc<LoopSettings> {
+        Arc::clone(&self.settings.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Replaces the settings from the next scrape on; the loop and its cache stay.
+    pub fn retune(&self, settings: LoopSettings) {
+        *self.settings.lock().unwrap_or_else(PoisonError::into_inner) = Arc::new(settings);
     }
 
     /// Stops the loop (cancelling an in-flight fetch) and waits until it has ended.
@@ -116,7 +147,12 @@ impl LoopHandle {
     }
 }
 
-async fn run(p: LoopParams, mut stop_rx: watch::Receiver<Option<StopMode>>, status: SharedStatus) {
+async fn run(
+    p: LoopParams,
+    settings: SharedSettings,
+    mut stop_rx: watch::Receiver<Option<StopMode>>,
+    status: SharedStatus,
+) {
     let target = &p.target;
     let grid = SlotGrid::new(target.id, target.interval);
     let mut cache = ScrapeCache::new(&target.series_labels);
@@ -146,9 +182,10 @@ async fn run(p: LoopParams, mut stop_rx: watch::Receiver<Option<StopMode>>, stat
         }
         let started_wall = p.clock.now();
         let started = tokio::time::Instant::now();
+        let now = Arc::clone(&settings.lock().unwrap_or_else(PoisonError::into_inner));
         let mut body = buffers::take_body();
         let fetched = tokio::select! {
-            r = p.scraper.scrape(&mut body) => r,
+            r = now.scraper.scrape(&mut body) => r,
             _ = stop_rx.changed() => {
                 buffers::give_body(body);
                 break;
@@ -159,7 +196,13 @@ async fn run(p: LoopParams, mut stop_rx: watch::Receiver<Option<StopMode>>, stat
             content_type: ct.as_deref(),
         });
         let mut samples = buffers::take_samples();
-        let outcome = cache.process(&p.ctx, fetched, slot.0, || started.elapsed(), &mut samples);
+        let outcome = cache.process(
+            &now.ctx,
+            fetched,
+            slot.0,
+            || started.elapsed(),
+            &mut samples,
+        );
         buffers::give_body(body);
         p.sink.append(&samples);
         buffers::give_samples(samples);

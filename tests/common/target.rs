@@ -99,6 +99,8 @@ enum Route {
 struct Shared {
     routes: Mutex<HashMap<String, Route>>,
     hits: Mutex<HashMap<String, Arc<AtomicU64>>>,
+    /// The `Authorization` header of every request that had one, in arrival order.
+    authorizations: Mutex<Vec<String>>,
 }
 
 /// An HTTP server on a loopback address answering per path as configured; unknown
@@ -159,6 +161,11 @@ impl TargetServer {
             .insert(path.to_string(), Route::Dynamic(Arc::new(f)));
     }
 
+    /// The `Authorization` header of every request that had one, in arrival order.
+    pub fn authorizations(&self) -> Vec<String> {
+        self.shared.authorizations.lock().unwrap().clone()
+    }
+
     /// How many requests `path` received (answered or still in progress).
     pub fn hits(&self, path: &str) -> u64 {
         self.counter(path).load(Ordering::SeqCst)
@@ -185,7 +192,17 @@ fn counter(shared: &Shared, path: &str) -> Arc<AtomicU64> {
         .clone()
 }
 
-async fn serve(State(shared): State<Arc<Shared>>, uri: Uri) -> Response {
+async fn serve(
+    State(shared): State<Arc<Shared>>,
+    uri: Uri,
+    request_headers: axum::http::HeaderMap,
+) -> Response {
+    if let Some(auth) = request_headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+    {
+        shared.authorizations.lock().unwrap().push(auth.to_owned());
+    }
     let path = uri.path().to_string();
     let n = counter(&shared, &path).fetch_add(1, Ordering::SeqCst);
     let route = shared.routes.lock().unwrap().get(&path).cloned();
