@@ -1,8 +1,12 @@
 //! shoal: a clustered Prometheus scrape agent.
 //!
-//! The data path, one module per stage: [`discovery`] → [`relabel`] → [`scrape`]
-//! (with [`exposition`] parsing) → [`series`] sink → [`remote_write`]. [`config`] reads the
-//! Prometheus-compatible file; [`web`] serves the HTTP API and self-metrics.
+//! The data path, one module per stage: [`discovery`] → [`relabel`] (target labels) →
+//! [`cluster`] (who scrapes which slot) → [`scrape`] (with [`exposition`] parsing and
+//! metric relabeling) → [`series`] → [`wal`] → [`remote_write`]. [`labels`] is the label
+//! set every stage shares; [`config`] reads the Prometheus-compatible file;
+//! [`http_client`] builds clients from its settings; [`web`] serves the HTTP API, status
+//! page and self-metrics; [`agent`] wires the stages and owns reload and shutdown.
+//! `ARCHITECTURE.md` is the contributor's map.
 
 pub mod agent;
 pub mod cli;
@@ -19,5 +23,7 @@ pub mod relabel;
 pub mod remote_write;
 pub mod scrape;
 pub mod series;
+#[cfg(test)]
+mod test_support;
 pub mod wal;
 pub mod web;

@@ -70,13 +70,8 @@ impl Node {
 }
 
 /// Polls `cond` until it holds; panics with `what` after `DEADLINE`. Returns the wait.
-async fn wait_for(what: &str, mut cond: impl FnMut() -> bool) -> Duration {
-    let start = Instant::now();
-    while !cond() {
-        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    start.elapsed()
+async fn wait_for(what: &str, cond: impl FnMut() -> bool) -> Duration {
+    crate::test_support::wait_for(what, DEADLINE, cond).await
 }
 
 fn names(c: &Cluster) -> Vec<String> {

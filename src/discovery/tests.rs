@@ -46,13 +46,9 @@ async fn next_where(
     .expect("no matching update before the deadline")
 }
 
-/// Polls `cond` until true or the deadline.
-async fn eventually(what: &str, cond: impl Fn() -> bool) {
-    let start = tokio::time::Instant::now();
-    while !cond() {
-        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+/// Polls `cond` until true; fails the test after [`DEADLINE`].
+async fn eventually(what: &str, cond: impl FnMut() -> bool) {
+    crate::test_support::wait_for(what, DEADLINE, cond).await;
 }
 
 fn addresses(groups: &[Arc<TargetGroup>]) -> Vec<String> {

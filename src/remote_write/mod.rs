@@ -33,7 +33,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-pub use backoff::{Backoff, parse_retry_after};
+pub use backoff::{Backoff, BackoffError, parse_retry_after};
 pub use client::ClientError;
 pub use metrics::{DropReason, EndpointLabels, RemoteWriteMetrics};
 pub use relabel::WriteRelabelError;

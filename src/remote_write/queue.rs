@@ -16,6 +16,7 @@ use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
 use super::RemoteWriteError;
+use super::backoff::Backoff;
 use super::client::{SharedClient, WriteClient};
 use super::encode::ExternalLabels;
 use super::metrics::{EndpointLabels, EndpointMetrics, RemoteWriteMetrics};
@@ -142,8 +143,8 @@ impl Queue {
             capacity: per_shard.max(q.max_samples_per_send),
             max_samples_per_send: q.max_samples_per_send,
             batch_send_deadline: q.batch_send_deadline.0,
-            min_backoff: q.min_backoff.0,
-            max_backoff: q.max_backoff.0,
+            backoff: Backoff::new(q.min_backoff.0, q.max_backoff.0)
+                .map_err(|e| invalid(format!("queue_config: {e}")))?,
         };
         let url: Arc<str> = Arc::from(redact_url(&cfg.url));
         let client = Arc::new(SharedClient::new(client));

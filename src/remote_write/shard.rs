@@ -34,8 +34,8 @@ pub(crate) struct ShardSettings {
     pub capacity: usize,
     pub max_samples_per_send: usize,
     pub batch_send_deadline: Duration,
-    pub min_backoff: Duration,
-    pub max_backoff: Duration,
+    /// The first retry delay and its cap, validated.
+    pub backoff: Backoff,
 }
 
 /// The bounded sample buffer of one shard, shared by appenders and the shard task.
@@ -296,7 +296,7 @@ impl ShardWorker {
                 return Sent::Done;
             }
         };
-        let mut backoff = Backoff::new(self.settings.min_backoff, self.settings.max_backoff);
+        let mut backoff = self.settings.backoff.clone();
         let mut control = self.control.clone();
         loop {
             let start = Instant::now();
@@ -333,7 +333,7 @@ impl ShardWorker {
                         SendError::Recoverable { retry_after, .. } => *retry_after,
                         SendError::NonRecoverable { .. } => None,
                     };
-                    let delay = backoff.next_delay(retry_after);
+                    let delay = backoff.next_delay(retry_after, rand::random::<f64>());
                     tracing::warn!(url = %self.url, samples = n, error = %e, retry_in = ?delay, "send failed; retrying");
                     tokio::select! {
                         _ = tokio::time::sleep(delay) => {}

@@ -105,16 +105,9 @@ fn scrape(series: &[Series], ts: i64) -> Vec<Sample> {
         .collect()
 }
 
-/// Polls `cond` until true or the deadline; false on timeout.
-async fn eventually(mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + WAIT;
-    while Instant::now() < deadline {
-        if cond() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    cond()
+/// Polls `cond` until true or [`WAIT`]; false on timeout.
+async fn eventually(cond: impl FnMut() -> bool) -> bool {
+    crate::test_support::poll_until(WAIT, cond).await.is_some()
 }
 
 fn assert_no_duplicates(r: &Receiver) {

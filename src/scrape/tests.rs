@@ -206,15 +206,10 @@ fn groups(job: &str, addrs: &[&str]) -> JobTargetGroups {
     Arc::new(BTreeMap::from([(job.to_string(), vec![Arc::new(g)])]))
 }
 
-/// Polls `f` until true; with paused time each poll advances the virtual clock.
-async fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
-    for _ in 0..20_000 {
-        if f() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("timed out waiting for {what}");
+/// Polls `f` until true (200 s of tokio time: with paused time each poll advances the
+/// virtual clock).
+async fn wait_for(what: &str, f: impl FnMut() -> bool) {
+    crate::test_support::wait_for(what, Duration::from_secs(200), f).await;
 }
 
 async fn started(h: &Harness, cfg: ScrapeConfig, addrs: &[&str]) {
