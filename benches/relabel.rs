@@ -2,6 +2,13 @@
 //!
 //! Run: `cargo bench --bench relabel`
 //! (one group: `cargo bench --bench relabel -- kubernetes_target`)
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "a benchmark whose setup fails must stop, loudly"
+)]
 
 use std::hint::black_box;
 

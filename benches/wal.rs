@@ -5,6 +5,13 @@
 //! Run: `cargo bench --bench wal`
 //! `append/samples` and `replay/samples` report samples/s; `append/bytes` reports MB/s
 //! written to segments (page cache: the fsync thread runs every second as in production).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "a benchmark whose setup fails must stop, loudly"
+)]
 
 use std::hint::black_box;
 use std::sync::Arc;

@@ -1,6 +1,13 @@
 //! Bad input from targets, receivers and config files. In every case shoal keeps
 //! running, reports the failure (`up` = 0, `lastError` says why), and a healthy target
 //! in the same run keeps being scraped and written.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a failed step must fail the test, loudly"
+)]
 
 mod common;
 

@@ -7,6 +7,13 @@
 //!
 //! The scenarios run one at a time (each starts up to five peers; together they would
 //! starve a 2-core machine and turn scheduling delays into missed slots).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a failed step must fail the test, loudly"
+)]
 
 mod common;
 

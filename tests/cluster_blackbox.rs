@@ -2,6 +2,13 @@
 //! probed URL is its own target (identity includes `__param_target`), the probes spread
 //! over the peers, and every probe runs once per slot — the probed sites see one request
 //! per interval, not one per peer. Skipped outside CI when the package is missing.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a failed step must fail the test, loudly"
+)]
 
 mod common;
 

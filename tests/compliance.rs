@@ -6,6 +6,13 @@
 //! looks for has arrived), asserts exit status 0, then checks every sample received.
 //! On top of each case's own checks, every series of every case must come with labels
 //! sorted by name, no repeated name, no empty value and a `__name__` (as on the wire).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a failed step must fail the test, loudly"
+)]
 
 mod common;
 

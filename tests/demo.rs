@@ -2,6 +2,13 @@
 //! on its timer, stops at `--demo.duration`, reports no missing and no duplicate slot,
 //! exits 0 and leaves no peer process or port behind, even when it is SIGKILLed. On a
 //! terminal (a pty here) the keys `a`, `r` and `q` add, remove and quit.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a failed step must fail the test, loudly"
+)]
 
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpStream};

@@ -2,6 +2,13 @@
 //! (tests/common/kube_api.rs): exact label sets per role, as Prometheus' code produces them,
 //! and the watch behaviour (410 Gone → relist, dropped watch → resume, selectors reach the
 //! server, equal configs share one watch).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a failed step must fail the test, loudly"
+)]
 
 #[path = "kubernetes/attach.rs"]
 mod attach;

@@ -1,6 +1,13 @@
 //! The shoal binary with `kubernetes_sd_configs` against the local API server
 //! (tests/common/kube_api.rs): pods are discovered, relabeled and really scraped; and
 //! discovering 10,000 pods keeps the whole agent's peak RSS under 100 MiB.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a failed step must fail the test, loudly"
+)]
 
 mod common;
 

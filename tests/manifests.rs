@@ -1,6 +1,13 @@
 //! deploy/kubernetes and the Dockerfile: every manifest parses strictly into its
 //! Kubernetes type, the container args parse as shoal flags, the configs pass
 //! `shoal check config`, and names, labels and ports agree across objects.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a failed step must fail the test, loudly"
+)]
 
 #[path = "manifests/dockerfile.rs"]
 mod dockerfile;

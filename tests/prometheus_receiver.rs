@@ -2,6 +2,13 @@
 //! local target with known series and Prometheus' HTTP API shows what arrived —
 //! escaped label values, honor_labels clashes, external labels, special values and
 //! staleness. Skipped outside CI when `prometheus` is not installed.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a failed step must fail the test, loudly"
+)]
 
 mod common;
 

@@ -1,6 +1,13 @@
 //! The WAL between scrape and remote write, with real processes: receiver outages, a
 //! `kill -9` during an outage, and a receiver that fails 30 % of requests. In each case
 //! every scraped sample arrives exactly once, per series in timestamp order.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a failed step must fail the test, loudly"
+)]
 
 mod common;
 

@@ -2,6 +2,13 @@
 //! is down, stops, a segment in the middle gets a flipped byte and the last segment loses
 //! its tail; the restarted agent starts, logs and counts both, and sends the rest exactly
 //! once, per series in order.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a failed step must fail the test, loudly"
+)]
 
 mod common;
 

@@ -1,6 +1,13 @@
 //! The outage check, scaled down for CI: many targets, the receiver down for 30 s,
 //! then back. Every sample arrives exactly once, per series in timestamp order, and the
 //! agent's RSS stays flat during the outage (the backlog waits on disk, not in memory).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a failed step must fail the test, loudly"
+)]
 
 mod common;
 

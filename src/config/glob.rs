@@ -44,8 +44,8 @@ pub(crate) fn expand_glob(pattern: &Path) -> Vec<PathBuf> {
 /// Every `[` is closed by a later `]` with at least one item, and no `\` ends the pattern.
 pub(crate) fn well_formed(p: &[char]) -> bool {
     let mut i = 0;
-    while i < p.len() {
-        match p[i] {
+    while let Some(&c) = p.get(i) {
+        match c {
             '\\' if i + 1 >= p.len() => return false,
             '\\' => i += 2,
             '[' => match class_end(p, i) {
@@ -119,7 +119,7 @@ pub(crate) fn matches(p: &[char], name: &str) -> bool {
     let n: Vec<char> = name.chars().collect();
     let (mut pi, mut ni) = (0, 0);
     let mut star: Option<(usize, usize)> = None;
-    while ni < n.len() {
+    while let Some(&nc) = n.get(ni) {
         let step = match p.get(pi) {
             Some('*') => {
                 star = Some((pi, ni));
@@ -127,9 +127,9 @@ pub(crate) fn matches(p: &[char], name: &str) -> bool {
                 continue;
             }
             Some('?') => Some(pi + 1),
-            Some('[') => class_end(p, pi).filter(|_| class_matches(p, pi, n[ni])),
-            Some('\\') => p.get(pi + 1).filter(|c| **c == n[ni]).map(|_| pi + 2),
-            Some(c) if *c == n[ni] => Some(pi + 1),
+            Some('[') => class_end(p, pi).filter(|_| class_matches(p, pi, nc)),
+            Some('\\') => p.get(pi + 1).filter(|c| **c == nc).map(|_| pi + 2),
+            Some(c) if *c == nc => Some(pi + 1),
             _ => None,
         };
         match (step, star) {
@@ -146,7 +146,7 @@ pub(crate) fn matches(p: &[char], name: &str) -> bool {
             (None, None) => return false,
         }
     }
-    p[pi..].iter().all(|c| *c == '*')
+    p.get(pi..).unwrap_or_default().iter().all(|c| *c == '*')
 }
 
 #[cfg(test)]

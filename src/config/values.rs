@@ -40,19 +40,22 @@ impl PromDuration {
             if digits == 0 {
                 return Err(bad());
             }
-            let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
-            rest = &rest[digits..];
-            let unit_len = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
-            let unit = &rest[..unit_len];
-            rest = &rest[unit_len..];
-            let idx = UNITS[next_unit..]
+            // ASCII digits and letters: the splits fall on character boundaries.
+            let (number, tail) = rest.split_at_checked(digits).ok_or_else(bad)?;
+            let n: u64 = number.parse().map_err(|_| bad())?;
+            let unit_len = tail.bytes().take_while(u8::is_ascii_alphabetic).count();
+            let (unit, tail) = tail.split_at_checked(unit_len).ok_or_else(bad)?;
+            rest = tail;
+            let idx = UNITS
                 .iter()
+                .skip(next_unit)
                 .position(|(u, _)| *u == unit)
                 .ok_or_else(bad)?
                 + next_unit;
             next_unit = idx + 1;
+            let (_, factor) = UNITS.get(idx).ok_or_else(bad)?;
             total = n
-                .checked_mul(UNITS[idx].1)
+                .checked_mul(*factor)
                 .and_then(|v| total.checked_add(v))
                 .ok_or_else(|| format!("duration out of range: {s:?}"))?;
         }

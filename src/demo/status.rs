@@ -74,13 +74,16 @@ fn read_cluster(c: &Value, r: &mut PeerReport) -> String {
 }
 
 fn read_targets(t: &Value, me: &str, r: &mut PeerReport) {
-    let active = t["data"]["activeTargets"]
-        .as_array()
+    let active = t
+        .pointer("/data/activeTargets")
+        .and_then(Value::as_array)
         .map(Vec::as_slice)
         .unwrap_or_default();
     for target in active.iter().filter(|x| x["owner"] == me) {
         let job = target["scrapePool"].as_str().unwrap_or("?").to_owned();
-        let instance = target["labels"]["instance"]
+        let instance = target
+            .pointer("/labels/instance")
+            .unwrap_or(&Value::Null)
             .as_str()
             .unwrap_or("?")
             .to_owned();

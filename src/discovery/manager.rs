@@ -144,14 +144,14 @@ impl Manager {
             for sc in &cfg.scrape_configs {
                 let mut ids = Vec::new();
                 for spec in specs(sc) {
-                    let existing = st
-                        .providers
-                        .iter()
-                        .enumerate()
-                        .position(|(i, r)| !keep[i] && r.job == sc.job_name && r.spec == spec);
-                    if let Some(i) = existing {
-                        keep[i] = true;
-                        ids.push(st.providers[i].id);
+                    let existing = st.providers.iter().enumerate().position(|(i, r)| {
+                        keep.get(i) == Some(&false) && r.job == sc.job_name && r.spec == spec
+                    });
+                    if let Some(i) = existing
+                        && let (Some(k), Some(p)) = (keep.get_mut(i), st.providers.get(i))
+                    {
+                        *k = true;
+                        ids.push(p.id);
                         continue;
                     }
                     match self.build(&spec) {

@@ -15,6 +15,17 @@ const LABEL_CONT: u8 = 8;
 /// Character classes of the legacy (unquoted) name syntax, one lookup per byte.
 static CLASS: [u8; 256] = build_classes();
 
+/// The class bits of byte `b` (the table covers every byte value).
+#[inline]
+#[allow(clippy::indexing_slicing, reason = "a u8 indexes a 256-entry table")]
+fn class_of(b: u8) -> u8 {
+    CLASS[usize::from(b)]
+}
+
+#[allow(
+    clippy::indexing_slicing,
+    reason = "const evaluation: `i` < 256 by the loop"
+)]
 const fn build_classes() -> [u8; 256] {
     let mut table = [0u8; 256];
     let mut i = 0;
@@ -136,12 +147,12 @@ impl<'a> Cursor<'a> {
     fn take_class(&mut self, start: u8, cont: u8) -> Option<&'a [u8]> {
         let from = self.pos;
         let first = self.peek()?;
-        if CLASS[usize::from(first)] & start == 0 {
+        if class_of(first) & start == 0 {
             return None;
         }
         let mut i = from + 1;
         while let Some(&b) = self.buf.get(i) {
-            if CLASS[usize::from(b)] & cont == 0 {
+            if class_of(b) & cont == 0 {
                 break;
             }
             i += 1;

@@ -44,8 +44,8 @@ impl<V> KeyedTable<V> {
         self.index.insert_unique(key, pos as u32, |&i| {
             slots.get(i as usize).map_or(0, |s| s.0)
         });
-        let last = self.slots.len() - 1;
-        &mut self.slots[last].1
+        #[allow(clippy::indexing_slicing, reason = "`pos` was pushed just above")]
+        &mut self.slots[pos].1
     }
 
     /// Keeps the values for which `keep` is true; re-indexes only if something went.

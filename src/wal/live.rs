@@ -60,6 +60,10 @@ pub(crate) struct LiveSeries {
 }
 
 impl LiveSeries {
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "the page table was just grown to `page_no`; a page holds PAGE_LEN entries and the index is masked"
+    )]
     fn slot(&mut self, id: u64) -> &mut LiveEntry {
         let page_no = id >> PAGE_BITS;
         if page_no >= 1 << MAX_PAGES_BITS {

@@ -61,10 +61,15 @@ pub(crate) fn finish(buf: &mut Vec<u8>, start: usize) {
     let Some(frame) = buf.get_mut(start..) else {
         return;
     };
-    frame[1..5].copy_from_slice(&len_bytes);
-    let crc = crc32c::crc32c(&frame[..5]);
-    let crc = crc32c::crc32c_append(crc, &frame[HEADER_LEN..]);
-    frame[5..9].copy_from_slice(&crc.to_le_bytes());
+    let Some((header, payload)) = frame.split_at_mut_checked(HEADER_LEN) else {
+        return;
+    };
+    let [t, l0, l1, l2, l3, c0, c1, c2, c3] = header else {
+        return;
+    };
+    [*l0, *l1, *l2, *l3] = len_bytes;
+    let crc = crc32c::crc32c(&[*t, *l0, *l1, *l2, *l3]);
+    [*c0, *c1, *c2, *c3] = crc32c::crc32c_append(crc, payload).to_le_bytes();
 }
 
 /// Appends one series definition to a Series record payload.
@@ -110,15 +115,19 @@ pub(crate) struct Frame<'a> {
 
 /// Parses and verifies the record at the front of `buf`.
 pub(crate) fn parse(buf: &[u8]) -> Result<Frame<'_>, Bad> {
-    let header = buf.get(..HEADER_LEN).ok_or(Bad::Short)?;
-    let ty = RecordType::from_byte(header[0]).ok_or(Bad::Corrupt)?;
-    let len = u32::from_le_bytes([header[1], header[2], header[3], header[4]]) as usize;
-    let crc = u32::from_le_bytes([header[5], header[6], header[7], header[8]]);
+    let header: &[u8; HEADER_LEN] = buf
+        .get(..HEADER_LEN)
+        .and_then(|h| h.try_into().ok())
+        .ok_or(Bad::Short)?;
+    let [t, l0, l1, l2, l3, c0, c1, c2, c3] = *header;
+    let ty = RecordType::from_byte(t).ok_or(Bad::Corrupt)?;
+    let len = u32::from_le_bytes([l0, l1, l2, l3]) as usize;
+    let crc = u32::from_le_bytes([c0, c1, c2, c3]);
     if len == 0 || len > MAX_PAYLOAD {
         return Err(Bad::Corrupt);
     }
     let payload = buf.get(HEADER_LEN..HEADER_LEN + len).ok_or(Bad::Short)?;
-    let actual = crc32c::crc32c_append(crc32c::crc32c(&header[..5]), payload);
+    let actual = crc32c::crc32c_append(crc32c::crc32c(&[t, l0, l1, l2, l3]), payload);
     if actual != crc {
         return Err(Bad::Corrupt);
     }

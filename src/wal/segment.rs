@@ -110,7 +110,8 @@ impl Chunks {
         let declared = self
             .buf
             .get(1..5)
-            .map_or(0, |l| u32::from_le_bytes([l[0], l[1], l[2], l[3]]) as usize)
+            .and_then(|l| <[u8; 4]>::try_from(l).ok())
+            .map_or(0, |l| u32::from_le_bytes(l) as usize)
             .min(record::MAX_PAYLOAD);
         let want = CHUNK.max(HEADER_LEN + declared);
         let end = self.base + self.buf.len() as u64;

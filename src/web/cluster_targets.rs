@@ -40,8 +40,9 @@ pub(super) async fn collect(view: &dyn AgentView) -> Value {
     let local = view.cluster_targets();
     let cluster = view.cluster();
     let me = cluster.self_name.clone();
-    let mut active: Vec<Value> = local["activeTargets"]
-        .as_array()
+    let mut active: Vec<Value> = local
+        .get("activeTargets")
+        .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
     // Ask each other owner once, all at the same time.
@@ -96,6 +97,6 @@ async fn owned_by(web: &str) -> Option<HashMap<String, Value>> {
     let client = CLIENT.as_ref()?;
     let url = format!("http://{web}/api/v1/targets?state=active");
     let body: Value = client.get(url).send().await.ok()?.json().await.ok()?;
-    let list = body["data"]["activeTargets"].as_array()?;
+    let list = body.pointer("/data/activeTargets")?.as_array()?;
     Some(list.iter().map(|t| (key(t), t.clone())).collect())
 }

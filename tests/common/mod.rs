@@ -5,7 +5,13 @@
 //! Every server binds a free port on a loopback address and every process gets its own
 //! temporary directory, so tests run in parallel. Conditions are awaited with
 //! [`wait_for`] / [`wait_for_async`] (polling with a deadline), never with fixed sleeps.
-
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test support: a setup that fails must fail the test, loudly"
+)]
 // Each test file compiles this module on its own and uses a different part of it.
 #![allow(dead_code)]
 
