@@ -16,14 +16,16 @@ pub mod demo;
 pub mod discovery;
 pub mod exposition;
 pub mod http_client;
-pub mod labels;
 pub mod logging;
+pub mod model;
 pub mod receiver;
 pub mod relabel;
 pub mod remote_write;
 pub mod scrape;
-pub mod series;
 #[cfg(test)]
 mod test_support;
 pub mod wal;
 pub mod web;
+
+// The ground floor's label sets and series, at the paths every stage has used.
+pub use model::{labels, series};

@@ -8,7 +8,7 @@ use tokio::time::Instant;
 use super::gossip::{Blocked, Cluster, ClusterOptions};
 use super::member::{Lifecycle, Member};
 use super::metrics::ClusterMetrics;
-use crate::scrape::{SlotOwner, SlotTime, TargetId};
+use crate::model::{SlotOwner, SlotTime, TargetId};
 
 const DEADLINE: Duration = Duration::from_secs(15);
 

@@ -3,7 +3,7 @@
 //! - [`member`]: what a peer publishes (keys, typed values).
 //! - [`ring`]: the consistent-hash ring over peer names (fixed hash, golden-tested).
 //! - [`ownership`]: which peer owns a target's slot at time T; the scrape loop's
-//!   [`crate::scrape::SlotOwner`]. Pure.
+//!   [`crate::model::SlotOwner`]. Pure.
 //! - [`view`], [`change`]: the peers one peer believes in, and old-vs-new differences.
 //! - [`gossip`]: chitchat over UDP (the only file that touches chitchat): [`Cluster`].
 //! - [`metrics`]: self-metrics, gossip traffic.

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use super::member::Lifecycle;
 use super::ring::{RING_PROTOCOL, Ring, VNODES_PER_PEER};
-use crate::scrape::{SlotOwner, SlotTime, TargetId};
+use crate::model::{SlotOwner, SlotTime, TargetId};
 
 /// A peer's name and the instants that decide when it owns slots.
 #[derive(Clone, Debug, PartialEq, Eq)]

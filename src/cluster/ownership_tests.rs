@@ -6,7 +6,7 @@ use super::ownership::{ClusterOwnership, MinPeersGate, OwnershipView, PeerSchedu
 use super::ring::Ring;
 use super::tests::random_targets;
 
-use crate::scrape::{SlotGrid, SlotOwner, SlotTime, TargetId};
+use crate::model::{SlotGrid, SlotOwner, SlotTime, TargetId};
 
 // ---------------------------------------------------------------- ownership per slot
 

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use hashring::HashRing;
 
-use crate::scrape::TargetId;
+use crate::model::TargetId;
 
 /// Virtual nodes per peer. Part of the protocol: changing it moves targets, so every peer
 /// of a cluster must use the same value (it is folded into the view hash via

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::ownership::OwnershipView;
 use super::view::ClusterView;
-use crate::scrape::SlotTime;
+use crate::model::SlotTime;
 
 /// This peer's view of the cluster.
 #[derive(Clone, Debug, PartialEq, Serialize)]

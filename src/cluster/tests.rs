@@ -11,7 +11,7 @@ use super::member::{Key, Lifecycle, Member, MemberError};
 use super::ring::{Ring, token};
 use super::view::{ClusterView, PeerInfo};
 use super::{ViewChange, diff};
-use crate::scrape::TargetId;
+use crate::model::TargetId;
 
 fn names(n: usize) -> Vec<String> {
     (0..n).map(|i| format!("shoal-{i}")).collect()
@@ -459,7 +459,7 @@ fn ring_shares_sum_to_one_and_match_probes() {
 fn status_lists_every_peer_with_shares_and_owned_counts() {
     use super::ownership::{OwnershipView, RingCache};
     use super::status::{ClusterStatus, SinglePeer};
-    use crate::scrape::SlotTime;
+    use crate::model::SlotTime;
 
     let mut leaving = info(
         "shoal-1",

@@ -10,12 +10,12 @@ use crate::series::SampleSink;
 
 use super::client::{HttpScraperFactory, ScraperFactory};
 use super::metrics::ScrapeMetrics;
-use super::owner::SlotOwner;
 use super::pool::{DroppedTargets, PoolDeps, PoolError, Retune, ScrapePool, TargetView};
 use super::scrape_loop::StopMode;
-use super::slot::{Clock, SlotGrid};
 use super::snapshot::{TargetsSnapshot, active_target, dropped_target};
 use crate::discovery::SharedGroups;
+use crate::model::SlotOwner;
+use crate::model::{Clock, SlotGrid};
 
 /// A prepared reload of the scrape pools (see [`Manager::prepare`]).
 #[derive(Default)]

@@ -15,10 +15,10 @@ use super::cache::{Limits, SeriesContext};
 use super::client::{ClientError, ScraperFactory, TargetScrapers};
 use super::manager::JobTargetGroups;
 use super::metrics::JobMetrics;
-use super::owner::SlotOwner;
 use super::scrape_loop::{LoopHandle, LoopParams, LoopSettings, SharedStatus, StopMode};
-use super::slot::Clock;
 use super::target::{DroppedRef, Target, TargetId, discovered_labels, targets_from_groups};
+use crate::model::Clock;
+use crate::model::SlotOwner;
 use crate::relabel::{RelabelError, Rules};
 
 /// A job's settings that could not be turned into a pool.

@@ -15,9 +15,9 @@ use super::buffers;
 use super::cache::{Fetched, ScrapeCache, SeriesContext};
 use super::client::Scraper;
 use super::metrics::JobMetrics;
-use super::owner::SlotOwner;
-use super::slot::{Clock, SlotGrid, SlotTime};
 use super::target::Target;
+use crate::model::SlotOwner;
+use crate::model::{Clock, SlotGrid, SlotTime};
 
 /// Health of a target as shown by the targets API.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

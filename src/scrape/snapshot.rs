@@ -7,12 +7,12 @@ use serde::Serialize;
 
 use crate::config::{PromDuration, redact_url};
 use crate::labels::Labels;
-use crate::logging::rfc3339_millis;
+use crate::model::time::rfc3339_millis;
 
-use super::owner::SlotOwner;
 use super::pool::TargetView;
 use super::scrape_loop::Health;
-use super::slot::{Clock, SlotGrid};
+use crate::model::SlotOwner;
+use crate::model::{Clock, SlotGrid};
 
 /// `data` of `/api/v1/targets`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::config::{PromDuration, ScrapeConfig};
 use crate::labels::{Labels, LabelsBuilder};
+pub use crate::model::TargetId;
 
 use crate::discovery::TargetGroup;
 use crate::relabel::Rules;
@@ -24,42 +25,9 @@ pub const SCRAPE_TIMEOUT_LABEL: &str = "__scrape_timeout__";
 /// Prefix of labels that become URL query parameters.
 pub const PARAM_LABEL_PREFIX: &str = "__param_";
 /// Prefix of discovery metadata labels, removed after relabeling.
-pub const META_LABEL_PREFIX: &str = "__meta_";
+pub use crate::model::labels::META_LABEL_PREFIX;
 /// Prefix of internal labels, never part of a series.
 pub const RESERVED_LABEL_PREFIX: &str = "__";
-
-/// Stable identity of a target: xxh3-64 of its labels after relabeling (minus `__meta_*`,
-/// including `__address__`, `__scheme__`, `__metrics_path__` and every `__param_*`).
-///
-/// Every peer must compute the same value: it places the target on the ring and fixes the
-/// phase of its slot grid. The hash input is explicit bytes (sorted name, 0xff, value,
-/// 0xff, ...) so it does not depend on the platform or the Rust version.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct TargetId(pub u64);
-
-impl TargetId {
-    /// The identity of a target whose labels after relabeling are `labels`.
-    pub fn of(labels: &Labels) -> TargetId {
-        let mut buf = Vec::with_capacity(labels.wire_bytes().len());
-        // `Labels` iterates in name order, which makes the input canonical.
-        for l in labels.iter() {
-            if l.name.starts_with(META_LABEL_PREFIX) {
-                continue;
-            }
-            buf.extend_from_slice(l.name.as_bytes());
-            buf.push(0xff);
-            buf.extend_from_slice(l.value.as_bytes());
-            buf.push(0xff);
-        }
-        TargetId(xxhash_rust::xxh3::xxh3_64(&buf))
-    }
-}
-
-impl std::fmt::Display for TargetId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:016x}", self.0)
-    }
-}
 
 /// Why a discovered target could not become a scrape target (Prometheus' messages).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -34,7 +34,7 @@ use super::member::{Lifecycle, Member};
 use super::metrics::{ClusterMetrics, GossipStats};
 use super::ownership::ClusterOwnership;
 use super::view::{ClusterView, PeerInfo};
-use crate::scrape::SlotTime;
+use crate::model::SlotTime;
 
 /// A running membership: publish our state, read the view, follow its changes.
 pub struct Cluster {

@@ -4,9 +4,11 @@
 //! Every peer computes the same grid for a target (the phase comes from the target's
 //! identity hash), so ownership can be decided per slot and samples carry the slot time.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use super::target::TargetId;
+#[cfg(test)]
+use super::clock::Clock;
+use super::target_id::TargetId;
 
 /// A wall-clock instant in milliseconds since the Unix epoch (a slot time or "now").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -68,50 +70,6 @@ impl SlotGrid {
     /// The slot following `slot` (which must be on the grid).
     pub fn after(&self, slot: SlotTime) -> SlotTime {
         SlotTime(slot.0.saturating_add(self.interval_ms))
-    }
-}
-
-/// Wall-clock time read through tokio's clock, so that `tokio::time::pause()` also pauses
-/// slot times in tests.
-///
-/// Anchored once: wall time = anchor wall time + tokio time elapsed since the anchor.
-#[derive(Clone, Copy, Debug)]
-pub struct Clock {
-    wall_anchor_ms: i64,
-    instant_anchor: tokio::time::Instant,
-}
-
-impl Clock {
-    /// A clock anchored on the system's wall clock now.
-    pub fn system() -> Self {
-        let ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-        Self::anchored_at(SlotTime(ms))
-    }
-
-    /// A clock that reads `wall` now (tests use a fixed wall time).
-    pub fn anchored_at(wall: SlotTime) -> Self {
-        Clock {
-            wall_anchor_ms: wall.0,
-            instant_anchor: tokio::time::Instant::now(),
-        }
-    }
-
-    /// The current wall time.
-    pub fn now(&self) -> SlotTime {
-        let elapsed = self.instant_anchor.elapsed().as_millis();
-        SlotTime(
-            self.wall_anchor_ms
-                .saturating_add(i64::try_from(elapsed).unwrap_or(i64::MAX)),
-        )
-    }
-
-    /// The tokio instant at which the wall clock reads `t` (now, if `t` is in the past).
-    pub fn instant_of(&self, t: SlotTime) -> tokio::time::Instant {
-        let now_wall = self.now();
-        let ahead = u64::try_from(t.0.saturating_sub(now_wall.0)).unwrap_or(0);
-        tokio::time::Instant::now() + Duration::from_millis(ahead)
     }
 }
 

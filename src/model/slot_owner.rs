@@ -1,7 +1,7 @@
 //! The hook through which the cluster decides which peer scrapes a target's slot.
 
 use super::slot::SlotTime;
-use super::target::TargetId;
+use super::target_id::TargetId;
 
 /// Decides, slot by slot, whether this peer scrapes a target.
 ///

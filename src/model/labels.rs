@@ -8,8 +8,12 @@
 
 use std::fmt;
 
+pub(crate) use super::wire::{put_varint, read_varint, varint_len};
+
 /// Name of the label that holds a series' metric name.
 pub const METRIC_NAME: &str = "__name__";
+/// Prefix of discovery metadata labels, removed after target relabeling.
+pub const META_LABEL_PREFIX: &str = "__meta_";
 
 /// An immutable, sorted label set with unique names and no empty values.
 ///
@@ -342,33 +346,6 @@ fn take_field(buf: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
     let start = 1 + n;
     let end = start.checked_add(usize::try_from(len).ok()?)?;
     Some((buf.get(start..end)?, buf.get(end..)?))
-}
-
-/// Reads a protobuf varint: (value, bytes used); `None` if `buf` ends inside it or it is
-/// longer than 10 bytes.
-pub(crate) fn read_varint(buf: &[u8]) -> Option<(u64, usize)> {
-    let mut v: u64 = 0;
-    for (i, b) in buf.iter().enumerate().take(10) {
-        v |= u64::from(b & 0x7f) << (7 * i);
-        if b & 0x80 == 0 {
-            return Some((v, i + 1));
-        }
-    }
-    None
-}
-
-/// Appends a protobuf varint.
-pub(crate) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
-/// Encoded size of `v` as a protobuf varint.
-pub(crate) fn varint_len(v: u64) -> usize {
-    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
 }
 
 /// Appends one remote-write `Label` message as field 1 of a `TimeSeries`.

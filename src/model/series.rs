@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use triomphe::ThinArc;
 use xxhash_rust::xxh3::xxh3_64;
 
-use crate::labels::{Labels, LabelsRef};
+use super::labels::{Labels, LabelsRef};
 
 /// Bit pattern Prometheus uses for a staleness marker (a NaN no exporter produces).
 pub const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
@@ -67,7 +67,7 @@ impl Series {
     /// honor_labels changed or dropped a shared label.
     pub fn with_shared(labels: Labels, shared: &Arc<Labels>) -> Series {
         let hash = xxh3_64(labels.wire_bytes());
-        match crate::labels::split_off_shared(&labels, shared) {
+        match super::labels::split_off_shared(&labels, shared) {
             Some(own) if !shared.is_empty() => Self::build(&own, Some(Arc::clone(shared)), hash),
             _ => Self::build(labels.wire_bytes(), None, hash),
         }
