@@ -5,6 +5,10 @@
 //!
 //! Run: cargo bench --bench parse -- --warm-up-time 1 --measurement-time 3
 #![allow(
+    clippy::disallowed_methods,
+    reason = "benchmarks time real work"
+)]
+#![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,

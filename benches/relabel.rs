@@ -3,6 +3,10 @@
 //! Run: `cargo bench --bench relabel`
 //! (one group: `cargo bench --bench relabel -- kubernetes_target`)
 #![allow(
+    clippy::disallowed_methods,
+    reason = "benchmarks time real work"
+)]
+#![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,

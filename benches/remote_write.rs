@@ -6,6 +6,10 @@
 //! `samples` reports samples/s (ns per sample = 1e9 / rate); `bytes` reports MB/s of
 //! uncompressed protobuf produced.
 #![allow(
+    clippy::disallowed_methods,
+    reason = "benchmarks time real work"
+)]
+#![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,

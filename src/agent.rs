@@ -72,7 +72,7 @@ impl ReloadMetrics {
 }
 
 fn unix_seconds() -> i64 {
-    std::time::SystemTime::now()
+    crate::model::clock::wall_now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)
 }

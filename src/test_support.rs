@@ -2,8 +2,6 @@
 
 use std::time::Duration;
 
-use tokio::time::Instant;
-
 /// How often [`poll_until`] looks.
 const POLL: Duration = Duration::from_millis(10);
 
@@ -13,7 +11,7 @@ pub(crate) async fn poll_until(
     deadline: Duration,
     mut cond: impl FnMut() -> bool,
 ) -> Option<Duration> {
-    let start = Instant::now();
+    let start = crate::model::clock::monotonic_now();
     loop {
         if cond() {
             return Some(start.elapsed());

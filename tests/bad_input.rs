@@ -2,6 +2,10 @@
 //! running, reports the failure (`up` = 0, `lastError` says why), and a healthy target
 //! in the same run keeps being scraped and written.
 #![allow(
+    clippy::disallowed_methods,
+    reason = "black-box tests measure real time against real processes"
+)]
+#![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,

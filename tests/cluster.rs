@@ -8,6 +8,10 @@
 //! The scenarios run one at a time (each starts up to five peers; together they would
 //! starve a 2-core machine and turn scheduling delays into missed slots).
 #![allow(
+    clippy::disallowed_methods,
+    reason = "black-box tests measure real time against real processes"
+)]
+#![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,

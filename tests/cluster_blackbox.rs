@@ -3,6 +3,10 @@
 //! over the peers, and every probe runs once per slot — the probed sites see one request
 //! per interval, not one per peer. Skipped outside CI when the package is missing.
 #![allow(
+    clippy::disallowed_methods,
+    reason = "black-box tests measure real time against real processes"
+)]
+#![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,

@@ -7,6 +7,10 @@
 //! On top of each case's own checks, every series of every case must come with labels
 //! sorted by name, no repeated name, no empty value and a `__name__` (as on the wire).
 #![allow(
+    clippy::disallowed_methods,
+    reason = "black-box tests measure real time against real processes"
+)]
+#![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,

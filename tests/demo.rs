@@ -3,6 +3,10 @@
 //! exits 0 and leaves no peer process or port behind, even when it is SIGKILLed. On a
 //! terminal (a pty here) the keys `a`, `r` and `q` add, remove and quit.
 #![allow(
+    clippy::disallowed_methods,
+    reason = "black-box tests measure real time against real processes"
+)]
+#![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,

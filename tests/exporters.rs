@@ -2,6 +2,10 @@
 //! blackbox_exporter (probes with the classic `__param_target` relabeling, one target per
 //! probed URL). Skipped outside CI when the packages are not installed.
 #![allow(
+    clippy::disallowed_methods,
+    reason = "black-box tests measure real time against real processes"
+)]
+#![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,

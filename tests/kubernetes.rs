@@ -3,6 +3,10 @@
 //! and the watch behaviour (410 Gone → relist, dropped watch → resume, selectors reach the
 //! server, equal configs share one watch).
 #![allow(
+    clippy::disallowed_methods,
+    reason = "black-box tests measure real time against real processes"
+)]
+#![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,

@@ -1,6 +1,10 @@
 //! The process's life: health and readiness, self-metrics, the targets API, reload by
 //! SIGHUP and by `POST /-/reload`, log formats, and graceful exit that flushes.
 #![allow(
+    clippy::disallowed_methods,
+    reason = "black-box tests measure real time against real processes"
+)]
+#![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,

@@ -2,6 +2,10 @@
 //! Kubernetes type, the container args parse as shoal flags, the configs pass
 //! `shoal check config`, and names, labels and ports agree across objects.
 #![allow(
+    clippy::disallowed_methods,
+    reason = "black-box tests measure real time against real processes"
+)]
+#![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,

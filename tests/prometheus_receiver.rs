@@ -3,6 +3,10 @@
 //! escaped label values, honor_labels clashes, external labels, special values and
 //! staleness. Skipped outside CI when `prometheus` is not installed.
 #![allow(
+    clippy::disallowed_methods,
+    reason = "black-box tests measure real time against real processes"
+)]
+#![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,

@@ -3,6 +3,10 @@
 //! failing http_sd and failing remote writes), `/api/v1/status/config`,
 //! `/api/v1/targets`, `/metrics` and the status page.
 #![allow(
+    clippy::disallowed_methods,
+    reason = "black-box tests measure real time against real processes"
+)]
+#![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,

@@ -1,6 +1,10 @@
 //! Start-up failures: each makes shoal exit non-zero at once with one line on stderr
 //! that says what is wrong (and where, for a config error).
 #![allow(
+    clippy::disallowed_methods,
+    reason = "black-box tests measure real time against real processes"
+)]
+#![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,

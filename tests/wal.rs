@@ -2,6 +2,10 @@
 //! `kill -9` during an outage, and a receiver that fails 30 % of requests. In each case
 //! every scraped sample arrives exactly once, per series in timestamp order.
 #![allow(
+    clippy::disallowed_methods,
+    reason = "black-box tests measure real time against real processes"
+)]
+#![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,

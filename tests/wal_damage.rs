@@ -3,6 +3,10 @@
 //! its tail; the restarted agent starts, logs and counts both, and sends the rest exactly
 //! once, per series in order.
 #![allow(
+    clippy::disallowed_methods,
+    reason = "black-box tests measure real time against real processes"
+)]
+#![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,

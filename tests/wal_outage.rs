@@ -2,6 +2,10 @@
 //! then back. Every sample arrives exactly once, per series in timestamp order, and the
 //! agent's RSS stays flat during the outage (the backlog waits on disk, not in memory).
 #![allow(
+    clippy::disallowed_methods,
+    reason = "black-box tests measure real time against real processes"
+)]
+#![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,

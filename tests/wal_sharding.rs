@@ -2,6 +2,10 @@
 //! few, the endpoint reshards up, and every sample still arrives exactly once, per series in
 //! order (resharding drains the old shards before the new ones send).
 #![allow(
+    clippy::disallowed_methods,
+    reason = "black-box tests measure real time against real processes"
+)]
+#![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,

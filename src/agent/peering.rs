@@ -123,7 +123,7 @@ impl Peering {
     /// Without seeds, or alone, returns at once or after the bound.
     pub(super) async fn wait_for_peers(&self) {
         let Some(c) = &self.clustered else { return };
-        let started = tokio::time::Instant::now();
+        let started = crate::model::clock::monotonic_now();
         let others = c.cluster.wait_for_peers(c.handoff_delay).await;
         let waited = started.elapsed();
         if others > 0 {

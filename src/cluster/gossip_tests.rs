@@ -3,8 +3,6 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use tokio::time::Instant;
-
 use super::gossip::{Blocked, Cluster, ClusterOptions};
 use super::member::{Lifecycle, Member};
 use super::metrics::ClusterMetrics;
@@ -319,8 +317,8 @@ async fn detection_time_at_default_interval() {
     let refs: Vec<&Cluster> = nodes.iter().collect();
     wait_for("convergence", || converged(&refs, &["a", "b", "c"])).await;
     // Let the failure detector learn the heartbeat rhythm, as in a long-running cluster.
-    let settle = Instant::now() + Duration::from_secs(5);
-    wait_for("settled", || Instant::now() >= settle).await;
+    let settle = crate::model::clock::monotonic_now() + Duration::from_secs(5);
+    wait_for("settled", || crate::model::clock::monotonic_now() >= settle).await;
     let c = nodes.pop().unwrap();
     c.shutdown().await.unwrap();
     let took = wait_for("c dropped", || nodes.iter().all(|n| names(n) == ["a", "b"])).await;
@@ -333,13 +331,13 @@ async fn wait_for_peers_returns_once_a_seed_answered_or_after_the_bound() {
     let (pa, pb, pc, silent) = (free_port(), free_port(), free_port(), free_port());
     // No seeds: alone by design, no wait.
     let a = Node::new("a", pa, &[]).start().await;
-    let start = Instant::now();
+    let start = crate::model::clock::monotonic_now();
     assert_eq!(a.wait_for_peers(Duration::from_secs(10)).await, 0);
     assert!(start.elapsed() < Duration::from_secs(1));
 
     // A seed that answers: returns as soon as its peer is in the view.
     let b = Node::new("b", pb, &[pa]).start().await;
-    let start = Instant::now();
+    let start = crate::model::clock::monotonic_now();
     assert_eq!(b.wait_for_peers(Duration::from_secs(10)).await, 1);
     assert!(
         start.elapsed() < Duration::from_secs(5),
@@ -350,7 +348,7 @@ async fn wait_for_peers_returns_once_a_seed_answered_or_after_the_bound() {
 
     // Only a silent seed (the first pod of a StatefulSet): gives up after the bound.
     let c = Node::new("c", pc, &[silent]).start().await;
-    let start = Instant::now();
+    let start = crate::model::clock::monotonic_now();
     assert_eq!(c.wait_for_peers(Duration::from_millis(400)).await, 0);
     assert!(start.elapsed() >= Duration::from_millis(400));
     for n in [a, b, c] {

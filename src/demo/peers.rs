@@ -216,7 +216,7 @@ impl PeerSet {
             pid,
             phase: Phase::Running,
             log,
-            started: Instant::now(),
+            started: crate::model::clock::thread_now(),
             child,
         });
         Ok(started)
@@ -257,9 +257,9 @@ impl PeerSet {
         for p in self.peers.iter_mut().filter(|p| p.phase == Phase::Running) {
             terminate(p);
         }
-        let until = Instant::now() + deadline;
+        let until = crate::model::clock::thread_now() + deadline;
         let mut exits = self.reap();
-        while !self.peers.is_empty() && Instant::now() < until {
+        while !self.peers.is_empty() && crate::model::clock::thread_now() < until {
             tokio::time::sleep(EXIT_POLL).await;
             exits.extend(self.reap());
         }

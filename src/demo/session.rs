@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::collections::VecDeque;
 use std::io::Write as _;
 use std::net::SocketAddr;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use anyhow::Context as _;
 
@@ -244,7 +244,7 @@ impl Demo {
             samples: 0,
             out: Output {
                 tty,
-                started: Instant::now(),
+                started: crate::model::clock::thread_now(),
                 recent: VecDeque::with_capacity(RECENT_EVENTS),
             },
             client,
@@ -278,8 +278,8 @@ impl Demo {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let churn_every = (!opts.churn_interval.is_zero()).then_some(opts.churn_interval);
-        let mut churn =
-            churn_every.map(|d| tokio::time::interval_at(tokio::time::Instant::now() + d, d));
+        let mut churn = churn_every
+            .map(|d| tokio::time::interval_at(crate::model::clock::monotonic_now() + d, d));
         let end = async {
             match opts.duration {
                 Some(d) => tokio::time::sleep(d).await,
@@ -342,7 +342,7 @@ impl Demo {
 }
 
 fn now_ms() -> i64 {
-    SystemTime::now()
+    crate::model::clock::wall_now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }

@@ -35,7 +35,7 @@ pub struct Targets {
 impl Targets {
     /// Starts every server.
     pub async fn start() -> std::io::Result<Targets> {
-        let started = Instant::now();
+        let started = crate::model::clock::thread_now();
         let mut servers = Vec::new();
         let mut exporters = Vec::new();
         for i in 0..EXPORTERS {
@@ -180,7 +180,7 @@ async fn probe(
             msg,
         );
     };
-    let start = Instant::now();
+    let start = crate::model::clock::thread_now();
     let (status, length) = match p.client.get(target).send().await {
         Ok(resp) => {
             let status = resp.status().as_u16();

@@ -17,7 +17,7 @@ use std::time::{Duration, SystemTime};
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use tokio::sync::mpsc;
-use tokio::time::{Instant, MissedTickBehavior, interval_at};
+use tokio::time::{MissedTickBehavior, interval_at};
 
 use super::glob::FilePattern;
 use super::target_group::{self, ParseError};
@@ -112,9 +112,15 @@ impl Provider for FileProvider {
                 refresh_interval,
                 poll_interval,
             } = *self;
-            let mut refresh = interval_at(Instant::now() + refresh_interval, refresh_interval);
+            let mut refresh = interval_at(
+                crate::model::clock::monotonic_now() + refresh_interval,
+                refresh_interval,
+            );
             refresh.set_missed_tick_behavior(MissedTickBehavior::Delay);
-            let mut poll = interval_at(Instant::now() + poll_interval, poll_interval);
+            let mut poll = interval_at(
+                crate::model::clock::monotonic_now() + poll_interval,
+                poll_interval,
+            );
             poll.set_missed_tick_behavior(MissedTickBehavior::Delay);
             let mut last_sent: Option<SharedGroups> = None;
             let mut force = true;

@@ -9,7 +9,7 @@ use std::time::Duration;
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use tokio::sync::mpsc;
-use tokio::time::{Instant, MissedTickBehavior, interval_at};
+use tokio::time::{MissedTickBehavior, interval_at};
 
 use super::target_group::{self, ParseError};
 use super::{Cancel, DiscoveryMetrics, Provider, SharedGroups, TargetGroup, share};
@@ -189,7 +189,7 @@ impl Provider for HttpProvider {
         cancel: Cancel,
     ) -> BoxFuture<'static, ()> {
         async move {
-            let mut tick = interval_at(Instant::now(), self.interval);
+            let mut tick = interval_at(crate::model::clock::monotonic_now(), self.interval);
             tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
             let mut last_sent: Option<SharedGroups> = None;
             loop {

@@ -303,7 +303,7 @@ async fn publish_loop(inner: Arc<Inner>, cancel: Cancel) {
         }
         match last_publish {
             None => {
-                let deadline = Instant::now() + inner.opts.first_sync_wait;
+                let deadline = crate::model::clock::monotonic_now() + inner.opts.first_sync_wait;
                 while !all_reported(&inner) {
                     tokio::select! {
                         _ = cancel.cancelled() => return,
@@ -320,7 +320,7 @@ async fn publish_loop(inner: Arc<Inner>, cancel: Cancel) {
             }
         }
         publish(&inner);
-        last_publish = Some(Instant::now());
+        last_publish = Some(crate::model::clock::monotonic_now());
     }
 }
 

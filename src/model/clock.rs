@@ -16,6 +16,12 @@ pub fn monotonic_now() -> tokio::time::Instant {
     tokio::time::Instant::now()
 }
 
+/// Now on the std monotonic clock, for code outside tokio (plain threads, the demo's
+/// terminal); tokio code uses [`monotonic_now`].
+pub fn thread_now() -> std::time::Instant {
+    std::time::Instant::now()
+}
+
 /// Now on the system's wall clock: for what must be real time even in tests (log lines,
 /// a process's generation, HTTP dates); the data path uses [`Clock`].
 pub fn wall_now() -> SystemTime {

@@ -1,7 +1,7 @@
 //! Sends one compressed `WriteRequest` and classifies the outcome (retry or drop), as
 //! Prometheus' `storage/remote/client.go` does.
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{HeaderMap, HeaderName, HeaderValue};
@@ -180,7 +180,7 @@ impl WriteClient {
             .headers()
             .get(http::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| parse_retry_after(v, SystemTime::now()));
+            .and_then(|v| parse_retry_after(v, crate::model::clock::wall_now()));
         let body = body_excerpt(resp).await;
         classify(status, retry_after, body, self.retry_on_429)
     }

@@ -300,7 +300,7 @@ impl Queue {
     fn warn_dropped(&self, dropped: u64) {
         let mut log = self.drop_log.lock().unwrap_or_else(|e| e.into_inner());
         log.1 += dropped;
-        let now = Instant::now();
+        let now = crate::model::clock::monotonic_now();
         if log
             .0
             .is_none_or(|t| now.duration_since(t) >= DROP_WARN_INTERVAL)

@@ -212,7 +212,7 @@ impl ShardWorker {
                 break;
             }
             let len = self.buffer.len();
-            let now = Instant::now();
+            let now = crate::model::clock::monotonic_now();
             let due = deadline.is_some_and(|d| now >= d) || mode == Mode::Draining;
             if len >= self.settings.max_samples_per_send || (len > 0 && due) {
                 self.buffer
@@ -299,7 +299,7 @@ impl ShardWorker {
         let mut backoff = self.settings.backoff.clone();
         let mut control = self.control.clone();
         loop {
-            let start = Instant::now();
+            let start = crate::model::clock::monotonic_now();
             let client = self.client.get();
             let result = tokio::select! {
                 r = client.store(body.clone()) => r,

@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use prometheus_client::registry::Registry;
-use tokio::time::Instant;
 
 use super::*;
 use crate::config::{PromDuration, QueueConfig, RemoteWriteConfig, Secret};
@@ -201,7 +200,7 @@ async fn batches_by_deadline() {
     cfg.queue_config.max_samples_per_send = 1_000;
     cfg.queue_config.batch_send_deadline = ms(100);
     let h = Harness::new(&[cfg], &[]);
-    let start = Instant::now();
+    let start = crate::model::clock::monotonic_now();
     h.rw.append(&scrape(&make_series(5), 1_000));
     assert!(r.wait_for_samples(5, WAIT).await);
     assert!(start.elapsed() >= Duration::from_millis(100));
@@ -282,7 +281,7 @@ async fn retries_429_when_enabled_honouring_retry_after() {
     let mut cfg = config(&r.url());
     cfg.queue_config.retry_on_http_429 = true;
     let h = Harness::new(&[cfg], &[]);
-    let start = Instant::now();
+    let start = crate::model::clock::monotonic_now();
     h.rw.append(&scrape(&make_series(5), 1_000));
     assert!(r.wait_for_samples(5, WAIT).await);
     // The 1 s Retry-After replaced the 10 ms backoff.
@@ -383,7 +382,7 @@ async fn shutdown_flushes_within_timeout() {
     cfg.queue_config.batch_send_deadline = PromDuration(Duration::from_secs(3600));
     let h = Harness::new(&[cfg], &[]);
     h.rw.append(&scrape(&make_series(50), 1_000));
-    let start = Instant::now();
+    let start = crate::model::clock::monotonic_now();
     h.rw.shutdown(Duration::from_secs(5)).await;
     assert!(start.elapsed() < Duration::from_secs(5));
     assert_eq!(r.samples().len(), 50);
@@ -399,7 +398,7 @@ async fn hanging_receiver_is_bounded_and_isolated() {
     let mut slow_cfg = config(&slow.url());
     slow_cfg.remote_timeout = Some(ms(1_000));
     let h = Harness::new(&[slow_cfg, config(&fast.url())], &[]);
-    let start = Instant::now();
+    let start = crate::model::clock::monotonic_now();
     h.rw.append(&scrape(&make_series(10), 1_000));
     assert!(fast.wait_for_samples(10, WAIT).await);
     assert!(

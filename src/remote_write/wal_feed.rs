@@ -104,7 +104,7 @@ impl WalFeed {
         // The read batch split by shard, waiting to be moved into the shards.
         let mut per_shard: Vec<VecDeque<Sample>> =
             self.set.buffers.iter().map(|_| VecDeque::new()).collect();
-        let mut last_commit = Instant::now();
+        let mut last_commit = crate::model::clock::monotonic_now();
         let mut calc = ShardCalculator::new(self.bounds.0, self.bounds.1);
         let mut sampled = self.sample(&reader, 0);
         // Samples finished by shard sets already replaced.
@@ -119,7 +119,7 @@ impl WalFeed {
             let durable = last_commit.elapsed() >= COMMIT_INTERVAL;
             self.commit(&mut reader, &mut ledger, durable);
             if durable {
-                last_commit = Instant::now();
+                last_commit = crate::model::clock::monotonic_now();
             }
             // Reshard only between batches (nothing read waits for a shard) and not while
             // the earlier run's per-shard counts still apply.
@@ -139,7 +139,7 @@ impl WalFeed {
                     per_shard = self.set.buffers.iter().map(|_| VecDeque::new()).collect();
                     // The new set counts from zero.
                     done_before += old_done;
-                    last_commit = Instant::now();
+                    last_commit = crate::model::clock::monotonic_now();
                     continue;
                 }
             }
@@ -199,7 +199,7 @@ impl WalFeed {
     /// The counters the shard count is computed from.
     fn sample(&self, reader: &WalReader, done_before: u64) -> Sampled {
         Sampled {
-            at: Instant::now(),
+            at: crate::model::clock::monotonic_now(),
             appended: reader.appended(),
             done: done_before + self.set.done(),
             send_nanos: self.metrics.send_nanos.load(Ordering::Relaxed),

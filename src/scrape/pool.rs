@@ -178,7 +178,7 @@ impl ScrapePool {
 
     /// Reconciles the running loops with the job's groups in `targets` (every job's).
     pub async fn sync(&mut self, targets: &JobTargetGroups) {
-        let started = tokio::time::Instant::now();
+        let started = crate::model::clock::monotonic_now();
         let groups = targets
             .get(&self.cfg.job_name)
             .map_or(&[][..], Vec::as_slice);

@@ -181,7 +181,7 @@ async fn run(
             continue;
         }
         let started_wall = p.clock.now();
-        let started = tokio::time::Instant::now();
+        let started = crate::model::clock::monotonic_now();
         let now = Arc::clone(&settings.lock().unwrap_or_else(PoisonError::into_inner));
         let mut body = buffers::take_body();
         let fetched = tokio::select! {

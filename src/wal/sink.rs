@@ -45,7 +45,7 @@ impl SampleSink for WalSink {
         self.metrics.drop("", WalDropReason::write_error, n);
         let mut w = self.warned.lock().unwrap_or_else(|e| e.into_inner());
         w.1 += n;
-        let now = Instant::now();
+        let now = crate::model::clock::monotonic_now();
         if w.0.is_none_or(|t| now.duration_since(t) >= WARN_INTERVAL) {
             tracing::warn!(error = %e, dropped = w.1, "wal write failed; dropping samples");
             *w = (Some(now), 0);

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::sync::watch;
 
@@ -404,7 +404,7 @@ impl Inner {
     }
 
     fn timed_sync(&self, file: &File) -> std::io::Result<()> {
-        let start = Instant::now();
+        let start = crate::model::clock::thread_now();
         let r = file.sync_data();
         self.metrics
             .fsync_duration
@@ -447,9 +447,9 @@ pub(crate) fn sync_dir(dir: &Path) -> std::io::Result<()> {
 /// The fsync thread: the head every `interval`, sealed segments as they come; truncation
 /// on each tick. Holds only a weak reference so that dropping the WAL ends it.
 fn run_sync(inner: Weak<Inner>, rx: mpsc::Receiver<SyncMsg>, interval: Duration) {
-    let mut next_tick = Instant::now() + interval;
+    let mut next_tick = crate::model::clock::thread_now() + interval;
     loop {
-        let wait = next_tick.saturating_duration_since(Instant::now());
+        let wait = next_tick.saturating_duration_since(crate::model::clock::thread_now());
         let msg = rx.recv_timeout(wait);
         let Some(inner) = inner.upgrade() else { return };
         match msg {
@@ -468,7 +468,7 @@ fn run_sync(inner: Weak<Inner>, rx: mpsc::Receiver<SyncMsg>, interval: Duration)
                 return;
             }
             Err(RecvTimeoutError::Timeout) => {
-                next_tick = Instant::now() + interval;
+                next_tick = crate::model::clock::thread_now() + interval;
                 if let Err(e) = inner.sync_head() {
                     tracing::error!(error = %e, "wal fsync failed");
                 }

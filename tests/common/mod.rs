@@ -6,6 +6,10 @@
 //! temporary directory, so tests run in parallel. Conditions are awaited with
 //! [`wait_for`] / [`wait_for_async`] (polling with a deadline), never with fixed sleeps.
 #![allow(
+    clippy::disallowed_methods,
+    reason = "black-box tests measure real time against real processes"
+)]
+#![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,

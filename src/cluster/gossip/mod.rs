@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use chitchat::{
     Chitchat, ChitchatConfig, ChitchatHandle, ChitchatId, FailureDetectorConfig, Heartbeat,
@@ -271,7 +271,7 @@ impl Shared {
         let _one_at_a_time = self.refreshing.lock().await;
         let candidates = {
             let chitchat = self.chitchat.lock().await;
-            let now = Instant::now();
+            let now = crate::model::clock::monotonic_now();
             let mut heartbeats = lock(&self.heartbeats);
             let mut seen = HashMap::with_capacity(heartbeats.len());
             let mut candidates = Vec::new();
@@ -427,7 +427,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// Nanoseconds since the epoch: the generation of a process started now.
 pub fn now_ns() -> u64 {
-    SystemTime::now()
+    crate::model::clock::wall_now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
