@@ -4,10 +4,7 @@
 //! a variant whose label values carry escapes.
 //!
 //! Run: cargo bench --bench parse -- --warm-up-time 1 --measurement-time 3
-#![allow(
-    clippy::disallowed_methods,
-    reason = "benchmarks time real work"
-)]
+#![allow(clippy::disallowed_methods, reason = "benchmarks time real work")]
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

@@ -2,10 +2,7 @@
 //!
 //! Run: `cargo bench --bench relabel`
 //! (one group: `cargo bench --bench relabel -- kubernetes_target`)
-#![allow(
-    clippy::disallowed_methods,
-    reason = "benchmarks time real work"
-)]
+#![allow(clippy::disallowed_methods, reason = "benchmarks time real work")]
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

@@ -5,10 +5,7 @@
 //! Run: `cargo bench --bench remote_write`
 //! `samples` reports samples/s (ns per sample = 1e9 / rate); `bytes` reports MB/s of
 //! uncompressed protobuf produced.
-#![allow(
-    clippy::disallowed_methods,
-    reason = "benchmarks time real work"
-)]
+#![allow(clippy::disallowed_methods, reason = "benchmarks time real work")]
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

@@ -5,10 +5,7 @@
 //! Run: `cargo bench --bench wal`
 //! `append/samples` and `replay/samples` report samples/s; `append/bytes` reports MB/s
 //! written to segments (page cache: the fsync thread runs every second as in production).
-#![allow(
-    clippy::disallowed_methods,
-    reason = "benchmarks time real work"
-)]
+#![allow(clippy::disallowed_methods, reason = "benchmarks time real work")]
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

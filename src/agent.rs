@@ -64,17 +64,12 @@ impl ReloadMetrics {
     fn record(&self, ok: bool) {
         self.last_successful.set(i64::from(ok));
         if ok {
-            self.last_success_time.set(unix_seconds());
+            self.last_success_time
+                .set(crate::model::clock::unix_seconds());
         }
         let result = if ok { "success" } else { "failure" };
         self.reloads.get_or_create(&[("result", result)]).inc();
     }
-}
-
-fn unix_seconds() -> i64 {
-    crate::model::clock::wall_now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
 
 /// What the web layer sees of the agent.

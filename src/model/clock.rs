@@ -28,6 +28,20 @@ pub fn wall_now() -> SystemTime {
     SystemTime::now()
 }
 
+/// Nanoseconds since the Unix epoch on the system's wall clock (0 before 1970).
+pub fn unix_ns() -> u64 {
+    wall_now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
+/// Seconds since the Unix epoch on the system's wall clock (0 before 1970).
+pub fn unix_seconds() -> i64 {
+    wall_now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
 /// Milliseconds since the Unix epoch on the system's wall clock (0 before 1970).
 pub fn unix_ms() -> i64 {
     wall_now()

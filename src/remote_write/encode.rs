@@ -6,7 +6,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::labels::{LabelsRef, encode_label, put_varint, split_label, varint_len};
+use crate::labels::{LabelsRef, encode_label, split_label};
+use crate::model::wire::{put_varint, varint_len};
 
 /// `WriteRequest.timeseries` (field 1, length-delimited).
 const TAG_TIMESERIES: u8 = 0x0a;

@@ -10,7 +10,8 @@
 //!   Within one scrape refs are mostly ascending and timestamps equal, so a sample costs
 //!   about 10-11 bytes.
 
-use crate::labels::{LabelsRef, put_varint};
+use crate::labels::LabelsRef;
+use crate::model::wire::put_varint;
 use crate::series::Sample;
 
 /// Bytes before the payload.
