@@ -334,3 +334,43 @@ impl ScrapePool {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::config::{BasicAuth, PromDuration, Secret};
+
+    #[test]
+    fn client_and_limit_changes_keep_the_series_other_changes_do_not() {
+        let base = ScrapeConfig {
+            job_name: "j".into(),
+            ..Default::default()
+        };
+        let mut client = base.clone();
+        client.http.basic_auth = Some(BasicAuth {
+            username: "u".into(),
+            password: Some(Secret::new("p")),
+            ..Default::default()
+        });
+        client.enable_compression = Some(false);
+        client.sample_limit = Some(10);
+        client.label_limit = Some(5);
+        client.label_value_length_limit = Some(100);
+        assert!(same_series(&base, &client));
+        let mut interval = base.clone();
+        interval.scrape_interval = Some(PromDuration(Duration::from_secs(5)));
+        let mut honor = base.clone();
+        honor.honor_labels = true;
+        let mut path = base.clone();
+        path.metrics_path = Some("/other".into());
+        for (what, changed) in [
+            ("interval", interval),
+            ("honor_labels", honor),
+            ("path", path),
+        ] {
+            assert!(!same_series(&base, &changed), "{what}");
+        }
+    }
+}
