@@ -4,13 +4,13 @@
 //! a variant whose label values carry escapes.
 //!
 //! Run: cargo bench --bench parse -- --warm-up-time 1 --measurement-time 3
-#![allow(clippy::disallowed_methods, reason = "benchmarks time real work")]
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
     clippy::indexing_slicing,
-    reason = "a benchmark whose setup fails must stop, loudly"
+    clippy::disallowed_methods,
+    reason = "bench setup that fails must stop loudly; benches time real work"
 )]
 
 use std::hint::black_box;

@@ -2,13 +2,13 @@
 //!
 //! Run: `cargo bench --bench relabel`
 //! (one group: `cargo bench --bench relabel -- kubernetes_target`)
-#![allow(clippy::disallowed_methods, reason = "benchmarks time real work")]
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
     clippy::indexing_slicing,
-    reason = "a benchmark whose setup fails must stop, loudly"
+    clippy::disallowed_methods,
+    reason = "bench setup that fails must stop loudly; benches time real work"
 )]
 
 use std::hint::black_box;

@@ -5,13 +5,13 @@
 //! Run: `cargo bench --bench remote_write`
 //! `samples` reports samples/s (ns per sample = 1e9 / rate); `bytes` reports MB/s of
 //! uncompressed protobuf produced.
-#![allow(clippy::disallowed_methods, reason = "benchmarks time real work")]
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
     clippy::indexing_slicing,
-    reason = "a benchmark whose setup fails must stop, loudly"
+    clippy::disallowed_methods,
+    reason = "bench setup that fails must stop loudly; benches time real work"
 )]
 
 use std::collections::BTreeMap;

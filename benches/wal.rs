@@ -5,13 +5,13 @@
 //! Run: `cargo bench --bench wal`
 //! `append/samples` and `replay/samples` report samples/s; `append/bytes` reports MB/s
 //! written to segments (page cache: the fsync thread runs every second as in production).
-#![allow(clippy::disallowed_methods, reason = "benchmarks time real work")]
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
     clippy::indexing_slicing,
-    reason = "a benchmark whose setup fails must stop, loudly"
+    clippy::disallowed_methods,
+    reason = "bench setup that fails must stop loudly; benches time real work"
 )]
 
 use std::hint::black_box;

@@ -2,15 +2,12 @@
 //! running, reports the failure (`up` = 0, `lastError` says why), and a healthy target
 //! in the same run keeps being scraped and written.
 #![allow(
-    clippy::disallowed_methods,
-    reason = "black-box tests measure real time against real processes"
-)]
-#![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
     clippy::indexing_slicing,
-    reason = "test code: a failed step must fail the test, loudly"
+    clippy::disallowed_methods,
+    reason = "test code: a failed step fails the test; it runs against real time"
 )]
 
 mod common;

@@ -8,15 +8,12 @@
 //! The scenarios run one at a time (each starts up to five peers; together they would
 //! starve a 2-core machine and turn scheduling delays into missed slots).
 #![allow(
-    clippy::disallowed_methods,
-    reason = "black-box tests measure real time against real processes"
-)]
-#![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
     clippy::indexing_slicing,
-    reason = "test code: a failed step must fail the test, loudly"
+    clippy::disallowed_methods,
+    reason = "test code: a failed step fails the test; it runs against real time"
 )]
 
 mod common;

@@ -2,17 +2,6 @@
 //! probed URL is its own target (identity includes `__param_target`), the probes spread
 //! over the peers, and every probe runs once per slot — the probed sites see one request
 //! per interval, not one per peer. Skipped outside CI when the package is missing.
-#![allow(
-    clippy::disallowed_methods,
-    reason = "black-box tests measure real time against real processes"
-)]
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "test code: a failed step must fail the test, loudly"
-)]
 
 mod common;
 

@@ -3,15 +3,12 @@
 //! exits 0 and leaves no peer process or port behind, even when it is SIGKILLed. On a
 //! terminal (a pty here) the keys `a`, `r` and `q` add, remove and quit.
 #![allow(
-    clippy::disallowed_methods,
-    reason = "black-box tests measure real time against real processes"
-)]
-#![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
     clippy::indexing_slicing,
-    reason = "test code: a failed step must fail the test, loudly"
+    clippy::disallowed_methods,
+    reason = "test code: a failed step fails the test; it runs against real time"
 )]
 
 use std::collections::BTreeMap;

@@ -1,17 +1,6 @@
 //! Real exporters from Debian as targets: node_exporter (a large, real exposition) and
 //! blackbox_exporter (probes with the classic `__param_target` relabeling, one target per
 //! probed URL). Skipped outside CI when the packages are not installed.
-#![allow(
-    clippy::disallowed_methods,
-    reason = "black-box tests measure real time against real processes"
-)]
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "test code: a failed step must fail the test, loudly"
-)]
 
 mod common;
 

@@ -3,15 +3,12 @@
 //! and the watch behaviour (410 Gone → relist, dropped watch → resume, selectors reach the
 //! server, equal configs share one watch).
 #![allow(
-    clippy::disallowed_methods,
-    reason = "black-box tests measure real time against real processes"
-)]
-#![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
     clippy::indexing_slicing,
-    reason = "test code: a failed step must fail the test, loudly"
+    clippy::disallowed_methods,
+    reason = "test code: a failed step fails the test; it runs against real time"
 )]
 
 #[path = "kubernetes/attach.rs"]

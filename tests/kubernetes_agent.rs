@@ -2,15 +2,12 @@
 //! (tests/common/kube_api.rs): pods are discovered, relabeled and really scraped; and
 //! discovering 10,000 pods keeps the whole agent's peak RSS under 100 MiB.
 #![allow(
-    clippy::disallowed_methods,
-    reason = "black-box tests measure real time against real processes"
-)]
-#![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
     clippy::indexing_slicing,
-    reason = "test code: a failed step must fail the test, loudly"
+    clippy::disallowed_methods,
+    reason = "test code: a failed step fails the test; it runs against real time"
 )]
 
 mod common;

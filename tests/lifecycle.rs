@@ -1,16 +1,5 @@
 //! The process's life: health and readiness, self-metrics, the targets API, reload by
 //! SIGHUP and by `POST /-/reload`, log formats, and graceful exit that flushes.
-#![allow(
-    clippy::disallowed_methods,
-    reason = "black-box tests measure real time against real processes"
-)]
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "test code: a failed step must fail the test, loudly"
-)]
 
 mod common;
 

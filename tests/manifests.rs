@@ -2,15 +2,12 @@
 //! Kubernetes type, the container args parse as shoal flags, the configs pass
 //! `shoal check config`, and names, labels and ports agree across objects.
 #![allow(
-    clippy::disallowed_methods,
-    reason = "black-box tests measure real time against real processes"
-)]
-#![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
     clippy::indexing_slicing,
-    reason = "test code: a failed step must fail the test, loudly"
+    clippy::disallowed_methods,
+    reason = "test code: a failed step fails the test; it runs against real time"
 )]
 
 #[path = "manifests/dockerfile.rs"]

@@ -3,15 +3,12 @@
 //! escaped label values, honor_labels clashes, external labels, special values and
 //! staleness. Skipped outside CI when `prometheus` is not installed.
 #![allow(
-    clippy::disallowed_methods,
-    reason = "black-box tests measure real time against real processes"
-)]
-#![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
     clippy::indexing_slicing,
-    reason = "test code: a failed step must fail the test, loudly"
+    clippy::disallowed_methods,
+    reason = "test code: a failed step fails the test; it runs against real time"
 )]
 
 mod common;

@@ -2,17 +2,6 @@
 //! may appear in what shoal shows: its log (at debug level, with failing scrapes, a
 //! failing http_sd and failing remote writes), `/api/v1/status/config`,
 //! `/api/v1/targets`, `/metrics` and the status page.
-#![allow(
-    clippy::disallowed_methods,
-    reason = "black-box tests measure real time against real processes"
-)]
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "test code: a failed step must fail the test, loudly"
-)]
 
 mod common;
 

@@ -1,15 +1,12 @@
 //! Start-up failures: each makes shoal exit non-zero at once with one line on stderr
 //! that says what is wrong (and where, for a config error).
 #![allow(
-    clippy::disallowed_methods,
-    reason = "black-box tests measure real time against real processes"
-)]
-#![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
     clippy::indexing_slicing,
-    reason = "test code: a failed step must fail the test, loudly"
+    clippy::disallowed_methods,
+    reason = "test code: a failed step fails the test; it runs against real time"
 )]
 
 mod common;

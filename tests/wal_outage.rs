@@ -2,15 +2,12 @@
 //! then back. Every sample arrives exactly once, per series in timestamp order, and the
 //! agent's RSS stays flat during the outage (the backlog waits on disk, not in memory).
 #![allow(
-    clippy::disallowed_methods,
-    reason = "black-box tests measure real time against real processes"
-)]
-#![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
     clippy::indexing_slicing,
-    reason = "test code: a failed step must fail the test, loudly"
+    clippy::disallowed_methods,
+    reason = "test code: a failed step fails the test; it runs against real time"
 )]
 
 mod common;

@@ -1,17 +1,6 @@
 //! Dynamic sharding with real processes: a receiver that answers slowly makes one shard too
 //! few, the endpoint reshards up, and every sample still arrives exactly once, per series in
 //! order (resharding drains the old shards before the new ones send).
-#![allow(
-    clippy::disallowed_methods,
-    reason = "black-box tests measure real time against real processes"
-)]
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "test code: a failed step must fail the test, loudly"
-)]
 
 mod common;
 

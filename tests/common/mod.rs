@@ -6,15 +6,12 @@
 //! temporary directory, so tests run in parallel. Conditions are awaited with
 //! [`wait_for`] / [`wait_for_async`] (polling with a deadline), never with fixed sleeps.
 #![allow(
-    clippy::disallowed_methods,
-    reason = "black-box tests measure real time against real processes"
-)]
-#![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
     clippy::indexing_slicing,
-    reason = "test support: a setup that fails must fail the test, loudly"
+    clippy::disallowed_methods,
+    reason = "test code: a failed step fails the test; it runs against real time"
 )]
 // Each test file compiles this module on its own and uses a different part of it.
 #![allow(dead_code)]
