@@ -240,28 +240,9 @@ impl Auth {
         &self,
         rb: reqwest::RequestBuilder,
     ) -> Result<reqwest::RequestBuilder, HttpClientError> {
-        match self {
-            Auth::None => Ok(rb),
-            Auth::Basic { username, password } => {
-                let user = username.get()?;
-                let pass = password.as_ref().map(Credential::get).transpose()?;
-                Ok(rb.basic_auth(user, pass))
-            }
-            Auth::Header {
-                scheme,
-                credentials,
-                what,
-            } => {
-                let creds = credentials.get()?;
-                // Prometheus sends no header when the credentials are empty.
-                if creds.is_empty() {
-                    return Ok(rb);
-                }
-                let mut value = HeaderValue::try_from(format!("{scheme} {creds}"))
-                    .map_err(|_| HttpClientError::InvalidHeader { what })?;
-                value.set_sensitive(true);
-                Ok(rb.header(http::header::AUTHORIZATION, value))
-            }
-        }
+        Ok(match self.header_value()? {
+            Some(value) => rb.header(http::header::AUTHORIZATION, value),
+            None => rb,
+        })
     }
 }

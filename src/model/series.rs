@@ -59,7 +59,7 @@ pub struct Series(ThinArc<Head, u8>);
 impl Series {
     /// A new series with a fresh reference, all labels in its own run.
     pub fn new(labels: Labels) -> Series {
-        Self::build(labels.wire_bytes(), None, xxh3_64(labels.wire_bytes()))
+        Self::restored(SeriesRef::next(), labels)
     }
 
     /// A new series whose labels include `shared` (its target's labels) unchanged: those
@@ -68,27 +68,21 @@ impl Series {
     pub fn with_shared(labels: Labels, shared: &Arc<Labels>) -> Series {
         let hash = xxh3_64(labels.wire_bytes());
         match super::labels::split_off_shared(&labels, shared) {
-            Some(own) if !shared.is_empty() => Self::build(&own, Some(Arc::clone(shared)), hash),
-            _ => Self::build(labels.wire_bytes(), None, hash),
+            Some(own) if !shared.is_empty() => {
+                Self::build(SeriesRef::next(), &own, Some(Arc::clone(shared)), hash)
+            }
+            _ => Self::build(SeriesRef::next(), labels.wire_bytes(), None, hash),
         }
     }
 
     /// A series read back from a WAL segment of an earlier process, under its ref there.
     pub fn restored(id: SeriesRef, labels: Labels) -> Series {
-        let head = Head {
-            id,
-            hash: xxh3_64(labels.wire_bytes()),
-            shared: None,
-        };
-        Series(ThinArc::from_header_and_slice(head, labels.wire_bytes()))
+        let wire = labels.wire_bytes();
+        Self::build(id, wire, None, xxh3_64(wire))
     }
 
-    fn build(own: &[u8], shared: Option<Arc<Labels>>, hash: u64) -> Series {
-        let head = Head {
-            id: SeriesRef::next(),
-            hash,
-            shared,
-        };
+    fn build(id: SeriesRef, own: &[u8], shared: Option<Arc<Labels>>, hash: u64) -> Series {
+        let head = Head { id, hash, shared };
         Series(ThinArc::from_header_and_slice(head, own))
     }
 

@@ -238,15 +238,15 @@ impl RemoteWrite {
             .collect();
         *self.queues.write().unwrap_or_else(|e| e.into_inner()) = new;
         retiring.retain(|q| !q.is_stopped());
+        // `prepare` checked that a runtime exists; the queues run on it.
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
         for q in replaced {
             retiring.push(q.clone());
             let wal = self.wal.clone();
             let removed = q.reader_id().filter(|id| !kept.iter().any(|k| k == id));
             let removed = removed.map(str::to_owned);
-            // `prepare` checked that a runtime exists; the queues run on it.
-            let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-                continue;
-            };
             runtime.spawn(async move {
                 q.shutdown(RELOAD_FLUSH_TIMEOUT).await;
                 // A removed endpoint must not hold back WAL truncation.

@@ -3,23 +3,14 @@
 
 use std::fmt;
 
-use super::{Iter, Label, Labels, METRIC_NAME, read_varint};
+use super::{Iter, Label, Labels, METRIC_NAME, take_field};
 
 /// The encoded length and the name of the first label in `buf`
 /// (`0x0a len [0x0a len name 0x12 len value]`).
 pub(crate) fn split_label(buf: &[u8]) -> Option<(usize, &[u8])> {
-    let (tag, after) = buf.split_first()?;
-    let (len, n) = read_varint(after)?;
-    // Checked: the lengths are read from bytes (ours, but a wrong length must not panic).
-    let total = (1 + n).checked_add(usize::try_from(len).ok()?)?;
-    let msg = buf.get(1 + n..total)?;
-    let (name_tag, after) = msg.split_first()?;
-    if *tag != 0x0a || *name_tag != 0x0a {
-        return None;
-    }
-    let (name_len, m) = read_varint(after)?;
-    let name = after.get(m..m.checked_add(usize::try_from(name_len).ok()?)?)?;
-    Some((total, name))
+    let (msg, rest) = take_field(buf, 0x0a)?;
+    let (name, _) = take_field(msg, 0x0a)?;
+    Some((buf.len() - rest.len(), name))
 }
 
 /// A label set held as two sorted wire runs with disjoint names (a series' own labels and
@@ -74,18 +65,6 @@ impl<'a> LabelsRef<'a> {
         // One run is done (or, on bytes that are not ours, unreadable: kept, not lost).
         out.extend_from_slice(a);
         out.extend_from_slice(b);
-    }
-
-    /// xxh3-64 of the merged wire form.
-    pub fn wire_hash(&self) -> u64 {
-        match self.as_single_run() {
-            Some(run) => xxhash_rust::xxh3::xxh3_64(run),
-            None => {
-                let mut buf = Vec::with_capacity(self.wire_len());
-                self.write_wire(&mut buf);
-                xxhash_rust::xxh3::xxh3_64(&buf)
-            }
-        }
     }
 
     /// Iterates the labels in name order.
