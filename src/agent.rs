@@ -22,7 +22,9 @@ use crate::series::SampleSink;
 use crate::wal::{self, Wal, WalMetrics, WalOptions, WalSink};
 use crate::web::{self, AgentView, ReloadRequest, WebState};
 
+mod operator;
 mod peering;
+use operator::{OperatorJobs, OperatorMetrics, OperatorReport};
 use peering::{PeerStatusSource, Peering};
 
 /// How often this peer republishes what changes at run time (owned series, config hash).
@@ -78,6 +80,7 @@ struct View {
     config: RwLock<Arc<Config>>,
     scrape: Arc<scrape::Manager>,
     peer: PeerStatusSource,
+    operator: Arc<RwLock<OperatorReport>>,
 }
 
 impl AgentView for View {
@@ -98,6 +101,13 @@ impl AgentView for View {
 
     fn cluster_targets(&self) -> serde_json::Value {
         serde_json::to_value(self.scrape.cluster_targets()).unwrap_or_default()
+    }
+
+    fn operator(&self) -> serde_json::Value {
+        match self.operator.read() {
+            Ok(r) => serde_json::to_value(&*r).unwrap_or_default(),
+            Err(_) => serde_json::Value::Null,
+        }
     }
 
     fn config_yaml(&self) -> String {
@@ -179,6 +189,7 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
     let scrape_metrics = scrape::ScrapeMetrics::new(&mut registry);
     let sd_metrics = discovery::DiscoveryMetrics::new(&mut registry);
     let wal_metrics = WalMetrics::new(&mut registry);
+    let mut op = OperatorJobs::new(OperatorMetrics::new(&mut registry), sd_metrics.clone());
     let peering = Peering::start(&args, &cfg, &mut registry).await?;
 
     let wal = match args.wal() {
@@ -211,6 +222,8 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let discovery = discovery::Manager::new(discovery::ManagerOptions::default(), sd_metrics);
+    op.configure(&cfg);
+    let mut file_cfg = cfg.clone();
     if let Err(e) = discovery.apply_config(&cfg) {
         // Other providers keep running; the failing ones are logged and counted.
         tracing::error!(error = %e, "some service discovery configs could not start");
@@ -221,6 +234,7 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
         config: RwLock::new(cfg.clone()),
         scrape: scrapes.clone(),
         peer: peering.status_source(scrapes.clone()),
+        operator: op.report.clone(),
     });
     let (reload_tx, mut reload_rx) = mpsc::channel::<ReloadRequest>(4);
     let (stop_web_tx, stop_web_rx) = tokio::sync::oneshot::channel::<()>();
@@ -259,8 +273,18 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
         "shoal started"
     );
 
-    let reload = async |reason: &'static str| {
-        let outcome = reload_config(&config_path, &view, &remote, &scrapes, &discovery).await;
+    let mut first_sync_done = false;
+    let reload = async |reason: &'static str, file_cfg: &mut Arc<Config>, op: &mut OperatorJobs| {
+        let outcome = reload_config(
+            &config_path,
+            file_cfg,
+            op,
+            &view,
+            &remote,
+            &scrapes,
+            &discovery,
+        )
+        .await;
         reload_metrics.record(outcome.is_ok());
         match &outcome {
             Ok(()) => tracing::info!(trigger = reason, "configuration reloaded"),
@@ -277,8 +301,15 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
         loop {
             tokio::select! {
                 _ = publish.tick() => peering.publish(&scrapes, &current_config(&view)).await,
-                _ = hup.recv() => { let _ = reload("SIGHUP").await; }
-                Some(reply) = reload_rx.recv() => { let _ = reply.send(reload("http").await); }
+                _ = hup.recv() => { let _ = reload("SIGHUP", &mut file_cfg, &mut op).await; }
+                Some(reply) = reload_rx.recv() => { let _ = reply.send(reload("http", &mut file_cfg, &mut op).await); }
+                () = op.first_sync(), if !first_sync_done => {
+                    first_sync_done = true;
+                    apply_jobs(&file_cfg, &op, &view, &scrapes, &discovery).await;
+                }
+                () = op.changed(), if first_sync_done => {
+                    apply_jobs(&file_cfg, &op, &view, &scrapes, &discovery).await;
+                }
                 _ = int.recv() => break "SIGINT",
                 _ = term.recv() => break "SIGTERM",
             }
@@ -318,30 +349,79 @@ fn current_config(view: &View) -> Arc<Config> {
         .map_or_else(|e| e.into_inner().clone(), |c| c.clone())
 }
 
+/// The file's config plus the jobs generated from operator objects, applied like a reload
+/// (unchanged jobs keep their loops and caches). A generated job the scrape manager cannot
+/// build rejects its object; the others are applied.
+async fn apply_jobs(
+    file: &Config,
+    op: &OperatorJobs,
+    view: &View,
+    scrapes: &scrape::Manager,
+    discovery: &discovery::Manager,
+) {
+    let mut rejected: Vec<(String, String)> = Vec::new();
+    loop {
+        let (merged, shown) = op.compose(file, &rejected);
+        match scrapes.prepare(&merged).await {
+            Ok(plan) => {
+                scrapes.commit(plan).await;
+                if let Err(e) = discovery.apply_config(&merged) {
+                    tracing::error!(error = %e, "some service discovery configs could not start");
+                }
+                if let Ok(mut c) = view.config.write() {
+                    *c = shown;
+                }
+                return;
+            }
+            Err(e)
+                if crate::operator::is_generated_name(e.job())
+                    && !rejected.iter().any(|(j, _)| j == e.job()) =>
+            {
+                rejected.push((e.job().to_string(), format!("invalid: {e}")));
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot apply the jobs generated from operator objects");
+                return;
+            }
+        }
+    }
+}
+
 /// Loads the file again and applies it as one transaction: every component prepares from
 /// the new config (fallible, no side effect), then all commit (infallible). On any error
 /// nothing changes: scraping, remote write and `/api/v1/status/config` stay on the old
-/// file.
+/// file. Jobs generated from operator objects are composed with the new file.
 async fn reload_config(
     path: &Path,
+    file_cfg: &mut Arc<Config>,
+    op: &mut OperatorJobs,
     view: &View,
     remote: &RemoteWrite,
     scrapes: &scrape::Manager,
     discovery: &discovery::Manager,
 ) -> Result<(), String> {
     let cfg = Arc::new(config::load(path).map_err(|e| e.to_string())?);
-    let scrape_plan = scrapes.prepare(&cfg).await.map_err(|e| e.to_string())?;
     let remote_plan = remote
         .prepare(&cfg.remote_write, &cfg.global.external_labels)
         .map_err(|e| e.to_string())?;
+    op.configure(&cfg);
+    let (merged, shown) = op.compose(&cfg, &[]);
+    let scrape_plan = match scrapes.prepare(&merged).await {
+        Ok(p) => p,
+        Err(e) => {
+            op.configure(file_cfg);
+            return Err(e.to_string());
+        }
+    };
     remote.commit(remote_plan);
     scrapes.commit(scrape_plan).await;
     // Discovery reports its own failures per config and keeps the others running.
-    if let Err(e) = discovery.apply_config(&cfg) {
+    if let Err(e) = discovery.apply_config(&merged) {
         tracing::error!(error = %e, "some service discovery configs could not start");
     }
     if let Ok(mut c) = view.config.write() {
-        *c = cfg;
+        *c = shown;
     }
+    *file_cfg = cfg;
     Ok(())
 }

@@ -18,6 +18,7 @@ pub mod exposition;
 pub mod http_client;
 pub mod logging;
 pub mod model;
+pub mod operator;
 pub mod receiver;
 pub mod relabel;
 pub mod remote_write;

@@ -93,6 +93,12 @@ pub(crate) fn load_str_with_env(
         first_seen.insert(&sc.job_name, src.file);
     }
 
+    if let Some(op) = &cfg.prometheus_operator {
+        let at = [Seg::Key("prometheus_operator".into())];
+        super::operator::check_operator(op).map_err(|e| main.error(e.under(&at)))?;
+        validate::check_http(&op.http).map_err(|e| main.error(e.under(&at)))?;
+    }
+
     let mut names = BTreeMap::new();
     for (i, rw) in cfg.remote_write.iter().enumerate() {
         let at = [Seg::Key("remote_write".into()), Seg::Index(i)];
@@ -202,4 +208,32 @@ fn parse_merged<T: DeserializeOwned + Default>(text: &str) -> Result<T, serde_ya
     let mut v: serde_yaml_ng::Value = serde_yaml_ng::from_str(text)?;
     v.apply_merge()?;
     Option::<T>::deserialize(v).map(Option::unwrap_or_default)
+}
+
+/// A job generated outside the file (from Prometheus Operator objects): parsed, checked
+/// and defaulted as a `scrape_configs` entry under `global` would be. The error names the
+/// offending key's path inside the job.
+pub fn generated_job(
+    value: serde_yaml_ng::Value,
+    global: &super::GlobalConfig,
+) -> Result<ScrapeConfig, String> {
+    let sc: ScrapeConfig = serde_yaml_ng::from_value(value).map_err(|e| e.to_string())?;
+    validate::check_scrape(&sc, global).map_err(|issue| {
+        let path: Vec<String> = issue
+            .path
+            .iter()
+            .map(|s| match s {
+                Seg::Key(k) => k.clone(),
+                Seg::Index(i) => i.to_string(),
+            })
+            .collect();
+        if path.is_empty() {
+            issue.message
+        } else {
+            format!("{}: {}", path.join("."), issue.message)
+        }
+    })?;
+    let mut sc = sc;
+    resolve::resolve_scrape(&mut sc, global);
+    Ok(sc)
 }

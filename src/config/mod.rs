@@ -13,6 +13,7 @@ mod http;
 mod kubernetes;
 mod load;
 mod locate;
+mod operator;
 mod resolve;
 mod types;
 mod validate;
@@ -27,10 +28,15 @@ pub use kubernetes::{
     KubernetesAttachMetadata, KubernetesNamespaces, KubernetesRole, KubernetesSdConfig,
     KubernetesSelector,
 };
-pub use load::{load, load_str};
+pub use load::{generated_job, load, load_str};
 pub use locate::Position;
+pub use operator::{
+    ArbitraryFsAccess, LabelSelector, LabelSelectorRequirement, ObjectReference, OperatorConfig,
+};
 pub use types::*;
+pub(crate) use validate::valid_label_name;
 pub(crate) use validate_client::RESERVED_HEADERS;
+pub(crate) use values::with_secrets_exposed;
 pub use values::{ByteSize, PromDuration, Secret, redact_url};
 
 #[cfg(test)]

@@ -22,6 +22,13 @@ pub(crate) fn apply_defaults(cfg: &mut Config, dir: &Path, warnings: &mut Vec<St
     for rw in &mut cfg.remote_write {
         resolve_remote_write(rw, dir);
     }
+    if let Some(op) = &mut cfg.prometheus_operator {
+        set_http_directory(&mut op.http, dir);
+        if let Some(k) = &mut op.kubeconfig_file {
+            join_dir(dir, k);
+        }
+        resolve_http(&mut op.http, true);
+    }
     collect_warnings(cfg, warnings);
 }
 
@@ -62,7 +69,7 @@ fn resolve_global(g: &mut GlobalConfig, dir: &Path) {
 }
 
 /// Prometheus' `ScrapeConfig.Validate(global)`: unset (or zero) values inherit.
-fn resolve_scrape(sc: &mut ScrapeConfig, g: &GlobalConfig) {
+pub(crate) fn resolve_scrape(sc: &mut ScrapeConfig, g: &GlobalConfig) {
     let interval = nonzero(sc.scrape_interval).unwrap_or(g.scrape_interval);
     sc.scrape_interval = Some(interval);
     let global_timeout = g

@@ -54,6 +54,9 @@ pub struct Config {
     /// OTLP receiver settings: accepted, ignored (with a warning).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub otlp: Option<serde_yaml_ng::Value>,
+    /// shoal extension: jobs generated from Prometheus Operator objects.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prometheus_operator: Option<super::OperatorConfig>,
     /// Things the loader accepted but shoal does not act on, one sentence each.
     #[serde(skip)]
     pub warnings: Vec<String>,

@@ -44,6 +44,15 @@ pub enum PoolError {
     },
 }
 
+impl PoolError {
+    /// The job whose settings failed.
+    pub fn job(&self) -> &str {
+        match self {
+            PoolError::Relabel { job, .. } | PoolError::Client { job, .. } => job,
+        }
+    }
+}
+
 /// A reload of a job that keeps its loops: the new config and its scrapers, built.
 pub struct Retune {
     cfg: Arc<ScrapeConfig>,

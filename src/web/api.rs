@@ -151,3 +151,8 @@ pub(super) async fn buildinfo() -> Json<ApiResponse<serde_json::Value>> {
         "goVersion": "",
     })))
 }
+
+/// `GET /api/v1/operator`: the operator objects this peer selected, accepted or rejected.
+pub(super) async fn operator(State(s): State<WebState>) -> Json<ApiResponse<serde_json::Value>> {
+    Json(ApiResponse::ok(s.view.operator()))
+}

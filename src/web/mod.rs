@@ -31,6 +31,10 @@ pub trait AgentView: Send + Sync + 'static {
     fn config_yaml(&self) -> String;
     /// This peer's view of the cluster (`/api/v1/cluster`, the status page's peers).
     fn cluster(&self) -> crate::cluster::ClusterStatus;
+    /// `/api/v1/operator`: the Prometheus Operator objects and what became of each.
+    fn operator(&self) -> serde_json::Value {
+        serde_json::json!({"enabled": false, "kinds": [], "objects": [], "jobs": 0})
+    }
 }
 
 /// A reload request: the receiver answers with the outcome.
@@ -59,6 +63,7 @@ pub fn router(state: WebState) -> Router {
         .route("/api/v1/cluster", get(api::cluster))
         .route("/api/v1/cluster/targets", get(api::cluster_targets))
         .route("/api/v1/status/config", get(api::config))
+        .route("/api/v1/operator", get(api::operator))
         .route("/api/v1/status/buildinfo", get(api::buildinfo))
         .with_state(state)
 }

@@ -7,7 +7,7 @@
 //! the pure per-role builders (`pod`, `service`, `endpoints`, `endpointslice`, `node`,
 //! `ingress`) and sends them when they differ from the last send.
 
-mod client;
+pub(crate) mod client;
 mod endpoints;
 mod endpointslice;
 mod ingress;
@@ -17,7 +17,7 @@ mod node;
 mod objects;
 mod pod;
 mod service;
-mod watch;
+pub(crate) mod watch;
 
 #[cfg(test)]
 mod tests;

@@ -52,6 +52,8 @@ pub(crate) struct Store<T> {
     shards: Vec<RwLock<BTreeMap<ObjectKey, Arc<T>>>>,
     synced: Vec<AtomicBool>,
     version: tokio_watch::Sender<u64>,
+    /// The last watch error, cleared by the next completed list.
+    error: Mutex<Option<String>>,
     _stop: CancelHandle,
 }
 
@@ -71,6 +73,15 @@ impl<T> Store<T> {
         out
     }
 
+    /// Every object's key, in the order of [`Store::all`].
+    pub fn keys(&self) -> Vec<ObjectKey> {
+        let mut out = Vec::new();
+        for s in &self.shards {
+            out.extend(read(s).keys().cloned());
+        }
+        out
+    }
+
     /// Whether every namespace's initial list has completed.
     pub fn synced(&self) -> bool {
         self.synced.iter().all(|s| s.load(Ordering::Acquire))
@@ -79,6 +90,15 @@ impl<T> Store<T> {
     /// Changes (a counter bumped on every applied event and completed list).
     pub fn subscribe(&self) -> tokio_watch::Receiver<u64> {
         self.version.subscribe()
+    }
+
+    /// The last watch error since the last completed list (e.g. a kind not installed).
+    pub fn last_error(&self) -> Option<String> {
+        self.error.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn set_error(&self, e: Option<String>) {
+        *self.error.lock().unwrap_or_else(|p| p.into_inner()) = e;
     }
 }
 
@@ -153,7 +173,9 @@ namespaced!(
     k8s_openapi::api::discovery::v1::EndpointSlice,
     k8s_openapi::api::networking::v1::Ingress,
     k8s_openapi::api::apps::v1::ReplicaSet,
-    k8s_openapi::api::batch::v1::Job
+    k8s_openapi::api::batch::v1::Job,
+    k8s_openapi::api::core::v1::Secret,
+    k8s_openapi::api::core::v1::ConfigMap
 );
 
 macro_rules! cluster_scoped {
@@ -201,6 +223,7 @@ impl Registry {
             shards: (0..shards).map(|_| RwLock::new(BTreeMap::new())).collect(),
             synced: (0..shards).map(|_| AtomicBool::new(false)).collect(),
             version,
+            error: Mutex::new(None),
             _stop: handle,
         });
         tokio::spawn(run::<K, T>(
@@ -318,6 +341,7 @@ async fn watch_one<K: Watched, T: PartialEq>(
                 if let Some(s) = store.synced.get(shard) {
                     s.store(true, Ordering::Release);
                 }
+                store.set_error(None);
                 metrics.kube_event(kind, "list");
                 true
             }
@@ -341,7 +365,9 @@ async fn watch_one<K: Watched, T: PartialEq>(
             Err(error) => {
                 metrics.kube_watch_failed(kind);
                 tracing::warn!(kind, %error, "kubernetes watch failed; retrying");
-                false
+                store.set_error(Some(error.to_string()));
+                // Wakes subscribers so that they can show the error.
+                true
             }
         };
         if changed {
