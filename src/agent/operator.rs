@@ -124,13 +124,15 @@ impl OperatorJobs {
     /// sees the cluster's objects rather than none.
     pub(super) async fn first_sync(&self) {
         let Some(w) = &self.watches else { return };
-        let deadline = tokio::time::Instant::now() + FIRST_SYNC_WAIT;
-        while !w.settled() && tokio::time::Instant::now() < deadline {
-            tokio::select! {
-                () = w.changed() => {}
-                () = tokio::time::sleep(Duration::from_millis(100)) => {}
+        let wait = async {
+            while !w.settled() {
+                tokio::select! {
+                    () = w.changed() => {}
+                    () = tokio::time::sleep(Duration::from_millis(100)) => {}
+                }
             }
-        }
+        };
+        let _ = tokio::time::timeout(FIRST_SYNC_WAIT, wait).await;
     }
 
     /// The file's config with the generated jobs appended, and the same for display

@@ -61,6 +61,8 @@ struct Inner {
     paused: bool,
     gone_sent: usize,
     open_watches: usize,
+    /// Resources answered with 404, as a CRD that is not installed.
+    uninstalled: Vec<String>,
 }
 
 /// The running fake API server.
@@ -197,6 +199,16 @@ impl KubeApi {
         lock(&self.inner).gone_sent
     }
 
+    /// Answers 404 for `plural` (a custom resource whose CRD is not installed) or serves
+    /// it again.
+    pub fn set_installed(&self, plural: &str, installed: bool) {
+        let mut g = lock(&self.inner);
+        g.uninstalled.retain(|p| p != plural);
+        if !installed {
+            g.uninstalled.push(plural.to_string());
+        }
+    }
+
     /// Watches currently streaming.
     pub fn open_watches(&self) -> usize {
         lock(&self.inner).open_watches
@@ -216,7 +228,7 @@ fn parse_path(path: &str) -> Option<(String, Option<String>)> {
     let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
     let rest: &[&str] = match parts.as_slice() {
         ["api", "v1", rest @ ..] => rest,
-        ["apis", _, "v1", rest @ ..] => rest,
+        ["apis", _, _version, rest @ ..] => rest,
         _ => return None,
     };
     match rest {
@@ -299,6 +311,11 @@ async fn handle(
             .map(str::to_string),
     };
     lock(&ctx.inner).requests.push(req.clone());
+    if lock(&ctx.inner).uninstalled.contains(&plural) {
+        let status = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure",
+            "message": "the server could not find the requested resource", "reason": "NotFound", "code": 404});
+        return (StatusCode::NOT_FOUND, axum::Json(status)).into_response();
+    }
     if is_watch {
         watch_response(ctx, req, get("allowWatchBookmarks") == "true")
     } else {

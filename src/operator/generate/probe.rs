@@ -109,7 +109,7 @@ pub(super) fn generate(ctx: &Context<'_>, meta: &Meta, spec: &ProbeSpec) -> Resu
     );
     let mut params = Map::default();
     if !spec.module.is_empty() {
-        params.put("module", strings(&[spec.module.clone()]));
+        params.put("module", strings(std::slice::from_ref(&spec.module)));
     }
     for p in &spec.params {
         if !spec.module.is_empty() && p.name == "module" {

@@ -1,0 +1,374 @@
+//! `prometheus_operator` against the local API server: ServiceMonitor, Probe and
+//! ScrapeConfig objects become scraped targets with the operator's labels, Secrets are used
+//! (and rotated) without ever being shown, bad objects are reported while the rest run,
+//! and objects appear and disappear without a restart.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::disallowed_methods,
+    reason = "test code: a failed step fails the test; it runs against real time"
+)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::kube_api::KubeApi;
+use common::shoal::Shoal;
+use common::{Receiver, Reply, TargetServer, wait_for_async};
+use serde_json::{Value, json};
+
+/// Objects must take effect within this (the issue's bound).
+const WITHIN: Duration = Duration::from_secs(10);
+const START: Duration = Duration::from_secs(60);
+
+const PASSWORD: &str = "s3cr3t-pa55";
+const PASSWORD_B64: &str = "czNjcjN0LXBhNTU=";
+const ROTATED_B64: &str = "cjB0YXRlZC1wYTU1";
+
+fn port_of(t: &TargetServer) -> u16 {
+    t.addr().rsplit(':').next().unwrap().parse().unwrap()
+}
+
+fn objects(api: &KubeApi, web: u16) {
+    api.apply(
+        "namespaces",
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "apps", "labels": {"team": "a"}}}),
+    );
+    api.apply(
+        "services",
+        json!({"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "web", "namespace": "apps", "labels": {"app": "web", "component": "frontend"}},
+            "spec": {"type": "ClusterIP", "clusterIP": "10.0.0.10",
+                "ports": [{"name": "metrics", "port": web, "targetPort": web, "protocol": "TCP"}]}}),
+    );
+    api.apply(
+        "pods",
+        json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "web-0", "namespace": "apps", "uid": "uid-web-0", "labels": {"app": "web", "team": "checkout"}},
+            "spec": {"nodeName": "node-1", "containers": [{"name": "app", "image": "web:1",
+                "ports": [{"name": "metrics", "containerPort": web, "protocol": "TCP"}]}]},
+            "status": {"phase": "Running", "podIP": "127.0.0.1", "podIPs": [{"ip": "127.0.0.1"}], "hostIP": "10.0.0.1",
+                "conditions": [{"type": "Ready", "status": "True"}]}}),
+    );
+    api.apply(
+        "endpoints",
+        json!({"apiVersion": "v1", "kind": "Endpoints",
+            "metadata": {"name": "web", "namespace": "apps", "labels": {"app": "web"}},
+            "subsets": [{"addresses": [{"ip": "127.0.0.1", "nodeName": "node-1",
+                    "targetRef": {"kind": "Pod", "name": "web-0", "namespace": "apps", "uid": "uid-web-0"}}],
+                "ports": [{"name": "metrics", "port": web, "protocol": "TCP"}]}]}),
+    );
+    api.apply(
+        "secrets",
+        json!({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+            "metadata": {"name": "creds", "namespace": "apps"},
+            "data": {"user": "YWxpY2U=", "password": PASSWORD_B64}}),
+    );
+    api.apply(
+        "servicemonitors",
+        json!({"apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor",
+            "metadata": {"name": "web", "namespace": "apps", "generation": 1},
+            "spec": {"selector": {"matchLabels": {"app": "web"}}, "jobLabel": "component",
+                "targetLabels": ["app"], "podTargetLabels": ["team"],
+                "endpoints": [{"port": "metrics", "interval": "1s",
+                    "basicAuth": {"username": {"name": "creds", "key": "user"}, "password": {"name": "creds", "key": "password"}},
+                    "relabelings": [{"targetLabel": "source", "replacement": "operator"}]}]}}),
+    );
+    // Rejected until its Secret appears.
+    api.apply(
+        "servicemonitors",
+        json!({"apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor",
+            "metadata": {"name": "late", "namespace": "apps"},
+            "spec": {"selector": {"matchLabels": {"app": "web"}},
+                "endpoints": [{"port": "metrics", "interval": "1s", "path": "/late",
+                    "bearerTokenSecret": {"name": "late-token", "key": "token"}}]}}),
+    );
+    // Invalid regex (RE2 refuses it): rejected, the others run.
+    api.apply(
+        "podmonitors",
+        json!({"apiVersion": "monitoring.coreos.com/v1", "kind": "PodMonitor",
+            "metadata": {"name": "bad-regex", "namespace": "apps"},
+            "spec": {"selector": {"matchLabels": {"app": "web"}},
+                "podMetricsEndpoints": [{"port": "metrics",
+                    "relabelings": [{"sourceLabels": ["__address__"], "regex": "([a-z", "action": "keep"}]}]}}),
+    );
+    // Unknown port: accepted, but selects no target (as in Prometheus).
+    api.apply(
+        "podmonitors",
+        json!({"apiVersion": "monitoring.coreos.com/v1", "kind": "PodMonitor",
+            "metadata": {"name": "no-port", "namespace": "apps"},
+            "spec": {"selector": {"matchLabels": {"app": "web"}},
+                "podMetricsEndpoints": [{"port": "nope", "interval": "1s"}]}}),
+    );
+    // A different namespace, not selected (no namespace selector: own namespace only).
+    api.apply(
+        "servicemonitors",
+        json!({"apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor",
+            "metadata": {"name": "elsewhere", "namespace": "other"},
+            "spec": {"selector": {}, "endpoints": [{"port": "metrics"}]}}),
+    );
+}
+
+fn config(api: &KubeApi, receiver: &Receiver) -> String {
+    format!(
+        r#"global:
+  scrape_interval: 1s
+scrape_configs:
+  - job_name: file-job
+    static_configs:
+      - targets: []
+prometheus_operator:
+  api_server: {api}
+  namespace: apps
+  service_monitor_selector: {{}}
+  pod_monitor_selector: {{}}
+  probe_selector: {{}}
+  scrape_config_selector: {{}}
+remote_write:
+  - url: {rw}
+"#,
+        api = api.url(),
+        rw = receiver.url()
+    )
+}
+
+async fn operator_object(shoal: &Shoal, kind: &str, name: &str) -> Option<Value> {
+    let (_, body) = shoal.get("/api/v1/operator").await;
+    let v: Value = serde_json::from_str(&body).ok()?;
+    v["data"]["objects"]
+        .as_array()?
+        .iter()
+        .find(|o| o["kind"] == kind && o["name"] == name)
+        .cloned()
+}
+
+async fn wait_state(shoal: &Shoal, kind: &str, name: &str, state: &str) -> Value {
+    let ok = wait_for_async(WITHIN, || async {
+        operator_object(shoal, kind, name)
+            .await
+            .is_some_and(|o| o["state"] == state)
+    })
+    .await;
+    let seen = operator_object(shoal, kind, name).await;
+    assert!(
+        ok,
+        "{kind} {name} not {state}: {seen:?}\n{}",
+        shoal.log_tail()
+    );
+    seen.unwrap_or_default()
+}
+
+/// Every API answer and the log, for the "secrets are never shown" check.
+async fn everything_shown(shoal: &Shoal) -> String {
+    let mut all = shoal.log();
+    for path in [
+        "/api/v1/targets",
+        "/api/v1/status/config",
+        "/api/v1/operator",
+        "/api/v1/cluster",
+        "/api/v1/cluster/targets",
+        "/",
+        "/metrics",
+    ] {
+        all.push_str(&shoal.get(path).await.1);
+    }
+    all
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn monitors_become_targets_with_the_operators_labels_and_secrets_stay_hidden() {
+    let api = KubeApi::start().await;
+    let receiver = Receiver::start().await;
+    let web = TargetServer::start().await;
+    web.set("/metrics", Reply::text("web_up 1\n"));
+    web.set("/late", Reply::text("late_up 1\n"));
+    let prober = TargetServer::start().await;
+    prober.set("/probe", Reply::text("probe_success 1\n"));
+    prober.set("/metrics", Reply::text("static_up 1\n"));
+    objects(&api, port_of(&web));
+    api.apply(
+        "probes",
+        json!({"apiVersion": "monitoring.coreos.com/v1", "kind": "Probe",
+            "metadata": {"name": "blackbox", "namespace": "apps"},
+            "spec": {"prober": {"url": prober.addr()}, "module": "http_2xx", "interval": "1s",
+                "params": [{"name": "debug", "values": ["true"]}],
+                "targets": {"staticConfig": {"static": ["example.com"], "labels": {"site": "public"}}}}}),
+    );
+    api.apply(
+        "scrapeconfigs",
+        json!({"apiVersion": "monitoring.coreos.com/v1alpha1", "kind": "ScrapeConfig",
+            "metadata": {"name": "static", "namespace": "apps"},
+            "spec": {"scrapeInterval": "1s", "staticConfigs": [{"targets": [prober.addr()], "labels": {"env": "test"}}]}}),
+    );
+    let mut shoal = Shoal::start(&config(&api, &receiver)).await;
+
+    let web_port = port_of(&web).to_string();
+    let t = shoal
+        .wait_target("serviceMonitor/apps/web/0", &web_port, START, "up", |t| {
+            t["health"] == "up"
+        })
+        .await;
+    let want = json!({
+        "instance": format!("127.0.0.1:{web_port}"), "job": "frontend", "namespace": "apps",
+        "service": "web", "pod": "web-0", "container": "app", "endpoint": "metrics",
+        "app": "web", "team": "checkout", "source": "operator"
+    });
+    assert_eq!(t["labels"], want, "{t}");
+    assert_eq!(
+        t["scrapeUrl"],
+        format!("http://127.0.0.1:{web_port}/metrics"),
+        "{t}"
+    );
+    assert!(
+        web.authorizations()
+            .iter()
+            .any(|a| a == "Basic YWxpY2U6czNjcjN0LXBhNTU="),
+        "basic auth from the Secret: {:?}",
+        web.authorizations()
+    );
+
+    let p = shoal
+        .wait_target("probe/apps/blackbox", "example.com", START, "up", |t| {
+            t["health"] == "up"
+        })
+        .await;
+    assert_eq!(
+        p["labels"],
+        json!({"instance": "example.com", "job": "probe/apps/blackbox", "namespace": "apps", "site": "public"}),
+        "{p}"
+    );
+    let url = p["scrapeUrl"].as_str().unwrap();
+    assert!(
+        url.starts_with(&format!("http://{}/probe?", prober.addr())),
+        "{url}"
+    );
+    for q in ["module=http_2xx", "debug=true", "target=example.com"] {
+        assert!(url.contains(q), "{url} lacks {q}");
+    }
+    let s = shoal
+        .wait_target(
+            "scrapeConfig/apps/static",
+            &prober.addr(),
+            START,
+            "up",
+            |t| t["health"] == "up",
+        )
+        .await;
+    assert_eq!(
+        s["labels"],
+        json!({"instance": prober.addr(), "job": "scrapeConfig/apps/static", "env": "test"}),
+        "{s}"
+    );
+
+    // Bad objects are reported, each with its reason; the file's job is untouched.
+    let late = wait_state(&shoal, "ServiceMonitor", "late", "rejected").await;
+    assert_eq!(late["category"], "missing_secret", "{late}");
+    assert!(
+        late["reason"].as_str().unwrap().contains("late-token"),
+        "{late}"
+    );
+    let bad = wait_state(&shoal, "PodMonitor", "bad-regex", "rejected").await;
+    assert_eq!(bad["category"], "invalid", "{bad}");
+    wait_state(&shoal, "PodMonitor", "no-port", "accepted").await;
+    assert!(
+        operator_object(&shoal, "ServiceMonitor", "elsewhere")
+            .await
+            .is_none()
+    );
+    let (_, config_yaml) = shoal.get("/api/v1/status/config").await;
+    assert!(config_yaml.contains("file-job"), "{config_yaml}");
+    assert!(
+        config_yaml.contains("serviceMonitor/apps/web/0"),
+        "{config_yaml}"
+    );
+    let (_, metrics) = shoal.get("/metrics").await;
+    assert!(
+        metrics.contains(r#"shoal_operator_objects{kind="ServiceMonitor",state="rejected"} 1"#),
+        "{metrics}"
+    );
+
+    // Nothing secret anywhere: not in clear, not in base64, not the user name.
+    let shown = everything_shown(&shoal).await;
+    for secret in [PASSWORD, PASSWORD_B64, "YWxpY2U6", "alice"] {
+        assert!(!shown.contains(secret), "{secret:?} shown");
+    }
+
+    // Rotation: the next scrapes use the new password, no restart.
+    api.apply(
+        "secrets",
+        json!({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+            "metadata": {"name": "creds", "namespace": "apps"},
+            "data": {"user": "YWxpY2U=", "password": ROTATED_B64}}),
+    );
+    let rotated = wait_for_async(WITHIN, || async {
+        web.authorizations()
+            .iter()
+            .any(|a| a == "Basic YWxpY2U6cjB0YXRlZC1wYTU1")
+    })
+    .await;
+    assert!(rotated, "rotated password not used\n{}", shoal.log_tail());
+
+    // The missing Secret appears: the object is accepted and scraped.
+    api.apply(
+        "secrets",
+        json!({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+            "metadata": {"name": "late-token", "namespace": "apps"}, "data": {"token": "dDBrZW4teHl6"}}),
+    );
+    wait_state(&shoal, "ServiceMonitor", "late", "accepted").await;
+    let late_up = wait_for_async(WITHIN, || async {
+        web.authorizations().iter().any(|a| a == "Bearer t0ken-xyz")
+    })
+    .await;
+    assert!(late_up, "late monitor not scraping\n{}", shoal.log_tail());
+
+    // A deleted object's job goes away.
+    api.delete("scrapeconfigs", "apps", "static");
+    let gone = wait_for_async(WITHIN, || async {
+        shoal
+            .target("scrapeConfig/apps/static", &prober.addr())
+            .await
+            .is_none()
+    })
+    .await;
+    assert!(gone, "scrapeConfig job still there\n{}", shoal.log_tail());
+    let shown = everything_shown(&shoal).await;
+    for secret in ["t0ken-xyz", "dDBrZW4teHl6", "r0tated-pa55", ROTATED_B64] {
+        assert!(!shown.contains(secret), "{secret:?} shown");
+    }
+    shoal.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kind_whose_crd_is_missing_is_reported_and_the_others_run() {
+    let api = KubeApi::start().await;
+    let receiver = Receiver::start().await;
+    let web = TargetServer::start().await;
+    web.set("/metrics", Reply::text("web_up 1\n"));
+    api.set_installed("scrapeconfigs", false);
+    api.set_installed("probes", false);
+    objects(&api, port_of(&web));
+    let mut shoal = Shoal::start(&config(&api, &receiver)).await;
+    shoal
+        .wait_target(
+            "serviceMonitor/apps/web/0",
+            &port_of(&web).to_string(),
+            START,
+            "up",
+            |t| t["health"] == "up",
+        )
+        .await;
+    let reported = wait_for_async(WITHIN, || async {
+        let (_, body) = shoal.get("/api/v1/operator").await;
+        let v: Value = serde_json::from_str(&body).unwrap_or_default();
+        v["data"]["kinds"].as_array().is_some_and(|k| {
+            k.iter()
+                .any(|k| k["kind"] == "ScrapeConfig" && k["state"] == "not installed")
+        })
+    })
+    .await;
+    assert!(reported, "{}", shoal.get("/api/v1/operator").await.1);
+    shoal.stop().await;
+}
