@@ -77,7 +77,9 @@ impl ReloadMetrics {
 /// What the web layer sees of the agent.
 struct View {
     ready: RwLock<Result<(), String>>,
-    config: RwLock<Arc<Config>>,
+    /// The configuration in force as shown (file plus generated jobs, user names from
+    /// Secrets hidden), and its hash for gossip, computed once per change.
+    config: RwLock<(Arc<Config>, String)>,
     scrape: Arc<scrape::Manager>,
     peer: PeerStatusSource,
     operator: Arc<RwLock<OperatorReport>>,
@@ -111,7 +113,7 @@ impl AgentView for View {
     }
 
     fn config_yaml(&self) -> String {
-        let cfg = self.config.read().map(|c| c.clone());
+        let cfg = self.config.read().map(|c| c.0.clone());
         match cfg {
             Ok(c) => serde_yaml_ng::to_string(&*c).unwrap_or_else(|e| format!("# {e}\n")),
             Err(_) => String::new(),
@@ -231,7 +233,7 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
 
     let view = Arc::new(View {
         ready: RwLock::new(Err("starting".into())),
-        config: RwLock::new(cfg.clone()),
+        config: RwLock::new((cfg.clone(), peering::config_hash(&cfg))),
         scrape: scrapes.clone(),
         peer: peering.status_source(scrapes.clone()),
         operator: op.report.clone(),
@@ -300,7 +302,7 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
     } else {
         loop {
             tokio::select! {
-                _ = publish.tick() => peering.publish(&scrapes, &current_config(&view)).await,
+                _ = publish.tick() => peering.publish(&scrapes, &current_hash(&view)).await,
                 _ = hup.recv() => { let _ = reload("SIGHUP", &mut file_cfg, &mut op).await; }
                 Some(reply) = reload_rx.recv() => { let _ = reply.send(reload("http", &mut file_cfg, &mut op).await); }
                 () = op.first_sync(), if !first_sync_done => {
@@ -346,7 +348,22 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
 fn current_config(view: &View) -> Arc<Config> {
     view.config
         .read()
-        .map_or_else(|e| e.into_inner().clone(), |c| c.clone())
+        .map_or_else(|e| e.into_inner().0.clone(), |c| c.0.clone())
+}
+
+/// The hash of the configuration in force, as gossiped.
+fn current_hash(view: &View) -> String {
+    view.config
+        .read()
+        .map_or_else(|e| e.into_inner().1.clone(), |c| c.1.clone())
+}
+
+/// Puts `shown` in force for the API and gossip.
+fn show_config(view: &View, shown: Arc<Config>) {
+    let hash = peering::config_hash(&shown);
+    if let Ok(mut c) = view.config.write() {
+        *c = (shown, hash);
+    }
 }
 
 /// The file's config plus the jobs generated from operator objects, applied like a reload
@@ -368,9 +385,7 @@ async fn apply_jobs(
                 if let Err(e) = discovery.apply_config(&merged) {
                     tracing::error!(error = %e, "some service discovery configs could not start");
                 }
-                if let Ok(mut c) = view.config.write() {
-                    *c = shown;
-                }
+                show_config(view, shown);
                 return;
             }
             Err(e)
@@ -419,9 +434,7 @@ async fn reload_config(
     if let Err(e) = discovery.apply_config(&merged) {
         tracing::error!(error = %e, "some service discovery configs could not start");
     }
-    if let Ok(mut c) = view.config.write() {
-        *c = shown;
-    }
+    show_config(view, shown);
     *file_cfg = cfg;
     Ok(())
 }

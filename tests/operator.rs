@@ -372,3 +372,110 @@ async fn a_kind_whose_crd_is_missing_is_reported_and_the_others_run() {
     assert!(reported, "{}", shoal.get("/api/v1/operator").await.1);
     shoal.stop().await;
 }
+
+/// A memory figure (`VmHWM:` peak, `VmRSS:` current) of a process, in KiB.
+fn vm_kib(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+/// The sum of a metric's samples in `/metrics`.
+async fn metric_sum(shoal: &Shoal, name: &str) -> f64 {
+    let (_, body) = shoal.get("/metrics").await;
+    body.lines()
+        .filter(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// 2,000 ServiceMonitors, each selecting one of 2,000 Services of 5 pods: 2,000 jobs and
+/// 10,000 scraped targets. A measurement, not run by `cargo test` (it takes minutes in a
+/// debug build): `cargo test --release --test operator -- --ignored --nocapture` prints
+/// the figures and checks the 150 MiB goal (README "Performance").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "measurement: run in release with --ignored"]
+async fn two_thousand_service_monitors_over_ten_thousand_pods_stay_under_150_mib() {
+    const MONITORS: usize = 2_000;
+    const PODS_PER_SERVICE: usize = 5;
+    let api = KubeApi::start().await;
+    let receiver = Receiver::start().await;
+    let target = TargetServer::start().await;
+    target.set("/metrics", Reply::text("some_metric 1\n"));
+    let port = port_of(&target);
+    for s in 0..MONITORS {
+        let app = format!("svc-{s:04}");
+        let mut addresses = Vec::new();
+        for p in 0..PODS_PER_SERVICE {
+            let pod = format!("{app}-{p}");
+            api.apply(
+                "pods",
+                json!({"apiVersion": "v1", "kind": "Pod",
+                    "metadata": {"name": pod, "namespace": "apps", "uid": format!("uid-{pod}"),
+                        "labels": {"app": app, "pod-template-hash": "5d8f7c9b4"}},
+                    "spec": {"nodeName": "node-1", "containers": [{"name": "app", "image": "web:1",
+                        "ports": [{"name": "metrics", "containerPort": port, "protocol": "TCP"}]}]},
+                    "status": {"phase": "Running", "podIP": "127.0.0.1", "hostIP": "10.0.0.1"}}),
+            );
+            addresses.push(json!({"ip": "127.0.0.1", "nodeName": "node-1",
+                "targetRef": {"kind": "Pod", "name": pod, "namespace": "apps"}}));
+        }
+        api.apply(
+            "services",
+            json!({"apiVersion": "v1", "kind": "Service",
+                "metadata": {"name": app, "namespace": "apps", "labels": {"app": app}},
+                "spec": {"type": "ClusterIP", "ports": [{"name": "metrics", "port": port}]}}),
+        );
+        api.apply(
+            "endpoints",
+            json!({"apiVersion": "v1", "kind": "Endpoints",
+                "metadata": {"name": app, "namespace": "apps", "labels": {"app": app}},
+                "subsets": [{"addresses": addresses, "ports": [{"name": "metrics", "port": port}]}]}),
+        );
+        api.apply(
+            "servicemonitors",
+            json!({"apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor",
+                "metadata": {"name": app, "namespace": "apps", "labels": {"team": "a"}},
+                "spec": {"selector": {"matchLabels": {"app": app}},
+                    "endpoints": [{"port": "metrics", "interval": "60s"}]}}),
+        );
+    }
+    let mut shoal = Shoal::start(&config(&api, &receiver)).await;
+    // Every pod scraped: read from the receiver, not from shoal's API or /metrics, whose
+    // answers (2,000 jobs) would dominate the peak being measured.
+    let all = common::wait_for(Duration::from_secs(300), || {
+        let pods: std::collections::BTreeSet<String> = receiver
+            .samples()
+            .into_iter()
+            .filter(|s| s.name() == "up" && s.value == 1.0)
+            .filter_map(|s| s.get("pod").map(str::to_string))
+            .collect();
+        pods.len() == MONITORS * PODS_PER_SERVICE
+    })
+    .await;
+    assert!(all, "not every pod was scraped; log:\n{}", shoal.log_tail());
+    let hwm = vm_kib(shoal.pid(), "VmHWM:");
+    let rss = vm_kib(shoal.pid(), "VmRSS:");
+    println!(
+        "RssAnon {:.1} MiB, RssFile {:.1} MiB, threads {}",
+        vm_kib(shoal.pid(), "RssAnon:") as f64 / 1024.0,
+        vm_kib(shoal.pid(), "RssFile:") as f64 / 1024.0,
+        vm_kib(shoal.pid(), "Threads:")
+    );
+    let accepted = metric_sum(
+        &shoal,
+        "shoal_operator_objects{kind=\"ServiceMonitor\",state=\"accepted\"}",
+    )
+    .await;
+    println!(
+        "{MONITORS} ServiceMonitors ({accepted} accepted), {} targets: VmHWM {:.1} MiB, VmRSS {:.1} MiB",
+        MONITORS * PODS_PER_SERVICE,
+        hwm as f64 / 1024.0,
+        rss as f64 / 1024.0
+    );
+    assert!(hwm < 150 * 1024, "peak RSS {hwm} KiB is over 150 MiB");
+    shoal.stop().await;
+}

@@ -190,14 +190,25 @@ impl OperatorJobs {
             .collect();
         let mut merged = file.clone();
         merged.scrape_configs.extend(jobs);
-        let mut shown = merged.clone();
-        for job in shown
+        let merged = Arc::new(merged);
+        // A second copy only when something must be hidden from display.
+        let needs_redaction = merged
             .scrape_configs
-            .iter_mut()
-            .filter(|j| !file_jobs.contains(&j.job_name))
-        {
-            operator::redact_for_display(job);
-        }
+            .iter()
+            .any(|j| !file_jobs.contains(&j.job_name) && operator::shows_secret_user(j));
+        let shown = if needs_redaction {
+            let mut shown = (*merged).clone();
+            for job in shown
+                .scrape_configs
+                .iter_mut()
+                .filter(|j| !file_jobs.contains(&j.job_name))
+            {
+                operator::redact_for_display(job);
+            }
+            Arc::new(shown)
+        } else {
+            Arc::clone(&merged)
+        };
         let report = OperatorReport {
             enabled: true,
             namespace: snapshot.own_namespace.clone(),
@@ -206,15 +217,12 @@ impl OperatorJobs {
             objects: generation.objects.clone(),
         };
         self.publish(report, Some(&generation));
-        (Arc::new(merged), Arc::new(shown))
+        (merged, shown)
     }
 
     fn publish(&self, report: OperatorReport, g: Option<&Generation>) {
         if let Some(g) = g {
             self.metrics.record(g);
-            for o in g.objects.iter().filter(|o| o.state == "rejected") {
-                tracing::debug!(kind = o.kind.name(), namespace = %o.namespace, name = %o.name, reason = %o.reason, "prometheus_operator: object rejected");
-            }
         }
         if let Ok(mut r) = self.report.write() {
             log_changes(&r, &report);
@@ -226,6 +234,20 @@ impl OperatorJobs {
 /// Logs objects whose state changed since the last generation (reasons never hold
 /// secret values: they name Secrets and keys, not their data).
 fn log_changes(old: &OperatorReport, new: &OperatorReport) {
+    let count =
+        |r: &OperatorReport, state: &str| r.objects.iter().filter(|o| o.state == state).count();
+    let (accepted, rejected) = (count(new, "accepted"), count(new, "rejected"));
+    if new.jobs != old.jobs
+        || accepted != count(old, "accepted")
+        || rejected != count(old, "rejected")
+    {
+        tracing::info!(
+            accepted,
+            rejected,
+            jobs = new.jobs,
+            "prometheus_operator: jobs generated"
+        );
+    }
     for o in &new.objects {
         let before = old
             .objects
@@ -238,7 +260,7 @@ fn log_changes(old: &OperatorReport, new: &OperatorReport) {
         if o.state == "rejected" {
             tracing::warn!(kind = o.kind.name(), namespace = %o.namespace, name = %o.name, reason = %o.reason, "prometheus_operator: object rejected");
         } else {
-            tracing::info!(kind = o.kind.name(), namespace = %o.namespace, name = %o.name, jobs = o.jobs.len(), "prometheus_operator: object accepted");
+            tracing::debug!(kind = o.kind.name(), namespace = %o.namespace, name = %o.name, jobs = o.jobs.len(), "prometheus_operator: object accepted");
         }
     }
     for k in &new.kinds {

@@ -149,12 +149,12 @@ impl Peering {
 
     /// Publishes what changes at run time (only changed keys travel) and refreshes the
     /// owned-targets/series gauges.
-    pub(super) async fn publish(&self, scrapes: &Manager, cfg: &Config) {
+    pub(super) async fn publish(&self, scrapes: &Manager, config_hash: &str) {
         if let Some(c) = &self.clustered {
             let owned = scrapes.owned();
             let series = owned.series;
             c.metrics.set_owned(owned.targets, series);
-            let hash = config_hash(cfg);
+            let hash = config_hash.to_string();
             c.cluster
                 .update_member(|m| {
                     m.owned_series = series;
@@ -200,7 +200,7 @@ impl Peering {
 }
 
 /// Published so peers can tell that they run different configs (secrets left out).
-fn config_hash(cfg: &Config) -> String {
+pub(super) fn config_hash(cfg: &Config) -> String {
     format!("{:016x}", cfg.redacted_hash())
 }
 

@@ -49,6 +49,9 @@ pub struct PeerStatus {
     pub owned_targets: u64,
     /// Series the peer publishes as scraped.
     pub owned_series: u64,
+    /// Hash of the peer's configuration in force (file plus jobs generated from operator
+    /// objects, secrets left out): peers that disagree run different jobs.
+    pub config_hash: String,
 }
 
 /// Owned targets per peer name, as computed here.
@@ -95,6 +98,7 @@ impl ClusterStatus {
                     } else {
                         p.member.owned_series
                     },
+                    config_hash: p.member.config_hash.clone(),
                 }
             })
             .collect();
@@ -124,6 +128,7 @@ impl ClusterStatus {
                 ring_share: 1.0,
                 owned_targets,
                 owned_series,
+                config_hash: String::new(),
             }],
         }
     }

@@ -1,8 +1,9 @@
 //! Runs the providers of every job and publishes the merged groups per job.
 //!
-//! Like Prometheus' discovery manager: providers are keyed by (job, config); on
-//! [`Manager::apply_config`] an unchanged provider keeps running with its state, a changed
-//! or new one starts, a removed one stops. Updates are coalesced: the first set is
+//! Like Prometheus' discovery manager: providers are keyed by their config, and jobs with
+//! an equal config share one provider (thousands of generated jobs watching the same
+//! namespace build its groups once); on [`Manager::apply_config`] an unchanged provider
+//! keeps running with its state, a changed or new one starts, an unused one stops. Updates are coalesced: the first set is
 //! published once every provider has reported (at most `first_sync_wait` after the first
 //! report), later ones at most once per `update_interval`.
 
@@ -70,13 +71,10 @@ enum Spec {
 
 struct Running {
     id: u64,
-    job: String,
     spec: Spec,
-    /// Groups reported since the last publish; moved (not copied) into the next published
-    /// map, so that a large provider's groups exist once, not twice.
-    fresh: Option<SharedGroups>,
-    /// Where this provider's groups sit in its job's vector of the published map.
-    published: Option<std::ops::Range<usize>>,
+    /// The provider's last report; a job with only this provider publishes this very
+    /// `Arc`, so that a large provider's groups exist once however many jobs use them.
+    latest: SharedGroups,
     /// Whether the provider has reported at least once.
     reported: bool,
     _cancel: CancelHandle,
@@ -144,9 +142,7 @@ impl Manager {
             for sc in &cfg.scrape_configs {
                 let mut ids = Vec::new();
                 for spec in specs(sc) {
-                    let existing = st.providers.iter().enumerate().position(|(i, r)| {
-                        keep.get(i) == Some(&false) && r.job == sc.job_name && r.spec == spec
-                    });
+                    let existing = st.providers.iter().position(|r| r.spec == spec);
                     if let Some(i) = existing
                         && let (Some(k), Some(p)) = (keep.get_mut(i), st.providers.get(i))
                     {
@@ -224,10 +220,8 @@ impl Manager {
         tokio::spawn(forward(Arc::downgrade(&self.inner), id, rx));
         st.providers.push(Running {
             id,
-            job: job.to_string(),
             spec,
-            fresh: None,
-            published: None,
+            latest: SharedGroups::from([]),
             reported: false,
             _cancel: handle,
         });
@@ -237,10 +231,10 @@ impl Manager {
     /// Ids of running providers per job, to observe reuse across reloads in tests.
     #[cfg(test)]
     pub(crate) fn provider_ids(&self) -> Vec<(String, u64)> {
-        lock(&self.inner.state)
-            .providers
+        let st = lock(&self.inner.state);
+        st.jobs
             .iter()
-            .map(|r| (r.job.clone(), r.id))
+            .flat_map(|(job, ids)| ids.iter().map(move |id| (job.clone(), *id)))
             .collect()
     }
 }
@@ -287,7 +281,7 @@ async fn forward(inner: Weak<Inner>, id: u64, mut rx: mpsc::Receiver<SharedGroup
             let Some(r) = st.providers.iter_mut().find(|r| r.id == id) else {
                 return;
             };
-            r.fresh = Some(groups);
+            r.latest = groups;
             r.reported = true;
         }
         inner.dirty.notify_one();
@@ -330,32 +324,23 @@ fn all_reported(inner: &Inner) -> bool {
 
 fn publish(inner: &Inner) {
     let (merged, gone) = {
-        let mut st = lock(&inner.state);
-        // `published` ranges refer to this map; only this function replaces it.
+        let st = lock(&inner.state);
         let current = Arc::clone(&inner.tx.borrow());
         let mut merged = TargetsByJob::new();
-        let State {
-            jobs, providers, ..
-        } = &mut *st;
-        for (job, ids) in jobs.iter() {
-            let groups = merged.entry(job.clone()).or_default();
-            for id in ids {
-                let Some(r) = providers.iter_mut().find(|r| r.id == *id) else {
-                    continue;
-                };
-                let start = groups.len();
-                if let Some(fresh) = r.fresh.take() {
-                    groups.extend(fresh);
-                } else if let Some(old) = r
-                    .published
-                    .clone()
-                    .and_then(|range| current.get(&r.job)?.get(range))
-                {
-                    groups.extend(old.iter().cloned());
-                }
-                // If `merged` turns out equal to `current`, the ranges hold in both.
-                r.published = r.reported.then_some(start..groups.len());
-            }
+        let by_id: std::collections::HashMap<u64, &Running> =
+            st.providers.iter().map(|r| (r.id, r)).collect();
+        for (job, ids) in &st.jobs {
+            let groups = match ids.as_slice() {
+                [one] => by_id
+                    .get(one)
+                    .map_or_else(|| SharedGroups::from([]), |r| Arc::clone(&r.latest)),
+                many => many
+                    .iter()
+                    .filter_map(|id| by_id.get(id))
+                    .flat_map(|r| r.latest.iter().cloned())
+                    .collect(),
+            };
+            merged.insert(job.clone(), groups);
         }
         let gone: Vec<String> = current
             .keys()

@@ -13,7 +13,7 @@ pub const ADDRESS_LABEL: &str = "__address__";
 /// A provider's full list of groups. Each group is shared, not copied, from the provider
 /// through the discovery manager to the scrape pools: a large list (10,000 pods) then
 /// exists once, and a rebuild can reuse the groups that did not change.
-pub type SharedGroups = Vec<Arc<TargetGroup>>;
+pub type SharedGroups = Arc<[Arc<TargetGroup>]>;
 
 /// Wraps each group for sharing.
 pub fn share(groups: Vec<TargetGroup>) -> SharedGroups {

@@ -531,3 +531,51 @@ async fn manager_keeps_other_providers_groups_when_one_of_a_job_changes() {
         assert_eq!(job_addresses(&t, "other"), ["o:1"]);
     }
 }
+
+/// Jobs with an equal discovery config share one provider, as in Prometheus: one fetch,
+/// and every job publishes the very same groups (thousands of jobs generated from
+/// ServiceMonitors of one namespace hold one copy of its targets).
+#[tokio::test]
+async fn equal_configs_of_different_jobs_share_one_provider() {
+    let hits = Arc::new(Mutex::new(0));
+    let counter = hits.clone();
+    let srv = serve(Router::new().route(
+        "/sd",
+        get(move || {
+            *counter.lock().unwrap() += 1;
+            async {
+                (
+                    [(header::CONTENT_TYPE, "application/json")],
+                    r#"[{"targets": ["h:1", "h:2"]}]"#,
+                )
+            }
+        }),
+    ))
+    .await;
+    let sd = http_sd_cfg(srv.url("/sd"), Duration::from_secs(3600));
+    let jobs: Vec<ScrapeConfig> = (0..3)
+        .map(|i| ScrapeConfig {
+            http_sd_configs: vec![sd.clone()],
+            ..job(&format!("job-{i}"))
+        })
+        .collect();
+    let mgr = Manager::new(fast(), metrics());
+    let mut rx = mgr.subscribe();
+    let cfg = Config {
+        scrape_configs: jobs,
+        ..Default::default()
+    };
+    mgr.apply_config(&cfg).unwrap();
+    let t = published_where(&mut rx, |t| {
+        (0..3).all(|i| job_addresses(t, &format!("job-{i}")) == ["h:1", "h:2"])
+    })
+    .await;
+    assert_eq!(*hits.lock().unwrap(), 1, "one provider, one fetch");
+    let first = t.get("job-0").unwrap();
+    for i in 1..3 {
+        assert!(Arc::ptr_eq(first, t.get(&format!("job-{i}")).unwrap()));
+    }
+    let ids = mgr.provider_ids();
+    assert_eq!(ids.len(), 3);
+    assert!(ids.iter().all(|(_, id)| *id == ids[0].1), "{ids:?}");
+}

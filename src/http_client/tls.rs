@@ -30,6 +30,26 @@ pub(super) fn client_config(
 ) -> Result<rustls::ClientConfig, HttpClientError> {
     let default = TlsConfig::default();
     let tls = tls.unwrap_or(&default);
+    if *tls == default {
+        // Most jobs set no TLS option: they share one config (and its session cache)
+        // instead of building one each.
+        static PLAIN_H1: OnceLock<rustls::ClientConfig> = OnceLock::new();
+        static PLAIN_H2: OnceLock<rustls::ClientConfig> = OnceLock::new();
+        let cell = if http2 { &PLAIN_H2 } else { &PLAIN_H1 };
+        if let Some(c) = cell.get() {
+            return Ok(c.clone());
+        }
+        let c = build_client_config(tls, http2)?;
+        let _ = cell.set(c.clone());
+        return Ok(c);
+    }
+    build_client_config(tls, http2)
+}
+
+fn build_client_config(
+    tls: &TlsConfig,
+    http2: bool,
+) -> Result<rustls::ClientConfig, HttpClientError> {
     let versions = versions(tls.min_version.as_deref(), tls.max_version.as_deref())?;
     let verifier = verifier(tls)?;
     let builder = rustls::ClientConfig::builder_with_provider(provider())

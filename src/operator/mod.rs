@@ -25,6 +25,18 @@ pub fn is_generated_name(job: &str) -> bool {
         .any(|p| job.starts_with(p))
 }
 
+/// Whether `job` holds a basic-auth user name (which may come from a Secret).
+pub fn shows_secret_user(job: &ScrapeConfig) -> bool {
+    let has = |h: &HttpClientConfig| {
+        h.basic_auth
+            .as_ref()
+            .is_some_and(|b| !b.username.is_empty())
+    };
+    has(&job.http)
+        || job.http_sd_configs.iter().any(|h| has(&h.http))
+        || job.kubernetes_sd_configs.iter().any(|k| has(&k.http))
+}
+
 /// Hides what came from Secrets but is not typed as secret (a basic-auth user name), for
 /// every place a generated job is shown or hashed for gossip.
 pub fn redact_for_display(job: &mut ScrapeConfig) {

@@ -100,7 +100,7 @@ fn meta_of(m: ObjectMeta) -> Meta {
 fn raw<K>(o: CrObject<K>) -> RawObject {
     RawObject {
         meta: meta_of(o.metadata),
-        spec: o.spec,
+        spec: o.spec.to_string().into(),
     }
 }
 
@@ -162,7 +162,7 @@ pub struct Watches {
 /// The inputs of one generation, frozen.
 pub struct Snapshot {
     /// Objects per kind.
-    pub objects: BTreeMap<Kind, Vec<RawObject>>,
+    pub objects: BTreeMap<Kind, Vec<Arc<RawObject>>>,
     /// Namespace labels.
     pub namespaces: BTreeMap<String, BTreeMap<String, String>>,
     /// How each kind's watch is doing.
@@ -325,7 +325,7 @@ impl Watches {
         let mut objects = BTreeMap::new();
         let mut kinds = Vec::new();
         for (kind, store) in &self.kinds {
-            let list: Vec<RawObject> = store.all().iter().map(|o| (**o).clone()).collect();
+            let list = store.all();
             objects.insert(*kind, list);
             let error = store.last_error();
             let state = match (&error, store.synced()) {

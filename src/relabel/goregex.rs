@@ -7,12 +7,48 @@
 //! the same values as in Prometheus. Go-only syntax that Rust lacks (octal escapes, `\C`)
 //! is passed through and reported as an invalid regex.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
 use regex::Regex;
 
 /// Compiles `pattern` as Prometheus does: fully anchored, `.` matching newlines
 /// (`^(?s:<pattern>)$`).
 pub(crate) fn compile_anchored(pattern: &str) -> Result<Regex, regex::Error> {
     Regex::new(&format!("^(?s:{})$", translate(pattern)))
+}
+
+/// Compiled regexes by pattern, shared by every rule that uses the same one.
+struct Interned {
+    by_pattern: HashMap<String, Arc<Regex>>,
+    /// Size after the last sweep of unused entries: the next sweep runs at twice that.
+    swept_at: usize,
+}
+
+static INTERNED: Mutex<Option<Interned>> = Mutex::new(None);
+
+/// [`compile_anchored`], shared: equal patterns of different rules and jobs use one
+/// compiled regex (a compiled regex holds kilobytes of automata; two thousand jobs
+/// generated from ServiceMonitors repeat the same few patterns). Entries no rule uses
+/// any more are dropped as the table grows.
+pub(crate) fn compile_shared(pattern: &str) -> Result<Arc<Regex>, regex::Error> {
+    let mut guard = INTERNED.lock().unwrap_or_else(PoisonError::into_inner);
+    let table = guard.get_or_insert_with(|| Interned {
+        by_pattern: HashMap::new(),
+        swept_at: 0,
+    });
+    if let Some(re) = table.by_pattern.get(pattern) {
+        return Ok(Arc::clone(re));
+    }
+    let re = Arc::new(compile_anchored(pattern)?);
+    if table.by_pattern.len() >= (2 * table.swept_at).max(1024) {
+        table.by_pattern.retain(|_, re| Arc::strong_count(re) > 1);
+        table.swept_at = table.by_pattern.len();
+    }
+    table
+        .by_pattern
+        .insert(pattern.to_string(), Arc::clone(&re));
+    Ok(re)
 }
 
 /// Rewrites Go-specific escapes and class syntax into the Rust equivalent.

@@ -1,9 +1,11 @@
 //! A rule's compiled regex, with shortcuts for the patterns most configs use.
 
+use std::sync::Arc;
+
 use regex::Regex;
 
 use super::config::DEFAULT_REGEX;
-use super::goregex::compile_anchored;
+use super::goregex::compile_shared;
 use super::template::{GroupNames, MatchAllGroups, Template};
 
 /// How a rule matches its input (the joined source values, or a label name).
@@ -13,9 +15,13 @@ pub(crate) enum Matcher {
     All,
     /// `(.+)`: every non-empty input matches, group 1 = the input.
     NonEmpty,
+    /// A pattern that matches one string only (`metrics`, `(web);true`), for rules that
+    /// use no capture group: compared, not compiled (a compiled regex holds kilobytes;
+    /// jobs generated from ServiceMonitors each carry such a selector pattern).
+    Literal(Box<str>),
     /// Anything else, anchored. `prefix` is a literal every match starts with, checked
     /// before running the engine (most label names fail a labelmap/labeldrop there).
-    Regex { re: Regex, prefix: Box<str> },
+    Regex { re: Arc<Regex>, prefix: Box<str> },
 }
 
 impl Matcher {
@@ -25,10 +31,21 @@ impl Matcher {
             DEFAULT_REGEX => Matcher::All,
             "(.+)" => Matcher::NonEmpty,
             _ => Matcher::Regex {
-                re: compile_anchored(pattern)?,
+                re: compile_shared(pattern)?,
                 prefix: literal_prefix(pattern).into(),
             },
         })
+    }
+
+    /// [`Matcher::compile`] for a rule whose templates use no capture group: a pattern
+    /// that can match one string only becomes [`Matcher::Literal`].
+    pub(crate) fn compile_without_groups(pattern: &str) -> Result<Matcher, regex::Error> {
+        // `single_string` accepts balanced groups of plain characters only, which are
+        // always valid regexes: nothing Prometheus refuses becomes a literal.
+        match single_string(pattern) {
+            Some(text) => Ok(Matcher::Literal(text.into())),
+            None => Matcher::compile(pattern),
+        }
     }
 
     /// True when the whole of `s` matches.
@@ -36,6 +53,7 @@ impl Matcher {
         match self {
             Matcher::All => true,
             Matcher::NonEmpty => !s.is_empty(),
+            Matcher::Literal(text) => s == &**text,
             Matcher::Regex { re, prefix } => s.starts_with(&**prefix) && re.is_match(s),
         }
     }
@@ -43,8 +61,8 @@ impl Matcher {
     /// The group names templates are resolved against.
     pub(crate) fn groups(&self) -> &dyn GroupNames {
         match self {
-            Matcher::All | Matcher::NonEmpty => &MatchAllGroups,
-            Matcher::Regex { re, .. } => re,
+            Matcher::All | Matcher::NonEmpty | Matcher::Literal(_) => &MatchAllGroups,
+            Matcher::Regex { re, .. } => &**re,
         }
     }
 
@@ -67,10 +85,27 @@ impl Matcher {
                 };
                 expand_all(templates, |i| caps.get(i).map(|m| m.as_str()));
             }
-            Matcher::Regex { .. } => expand_all(templates, |_| None),
+            Matcher::Regex { .. } | Matcher::Literal(_) => expand_all(templates, |_| None),
         }
         true
     }
+}
+
+/// The one string `pattern` matches when it has no regex syntax but plain capture groups
+/// (`(web);true` → `web;true`); `None` otherwise.
+fn single_string(pattern: &str) -> Option<String> {
+    let mut out = String::with_capacity(pattern.len());
+    let mut depth = 0usize;
+    let mut chars = pattern.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '(' if chars.peek() != Some(&'?') => depth += 1,
+            ')' if depth > 0 => depth -= 1,
+            c if c.is_ascii_alphanumeric() || "_-;:/ ,=@#%&!~<>'\"".contains(c) => out.push(c),
+            _ => return None,
+        }
+    }
+    (depth == 0).then_some(out)
 }
 
 fn expand_all<'h, const N: usize>(

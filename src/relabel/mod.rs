@@ -72,6 +72,29 @@ impl Rules {
         self.process(&mut b).then(|| b.build())
     }
 
+    /// Whether the leading keep/drop rules drop every label set that shares the labels for
+    /// which `shared` holds (read with `get`): `true` means each such set is dropped
+    /// whatever its other labels, so a caller can skip relabeling them one by one (every
+    /// target of a discovery group whose group labels a selector rule rejects). Rules
+    /// that only write literal labels are stepped over while no judged rule reads what
+    /// they wrote; the first other rule ends the judgement with `false`.
+    pub fn drops_all_sharing<'a>(
+        &self,
+        get: &dyn Fn(&str) -> Option<&'a str>,
+        shared: &dyn Fn(&str) -> bool,
+    ) -> bool {
+        let mut written = Vec::new();
+        let mut value = String::new();
+        for rule in self.rules.iter() {
+            match rule.shared_verdict(get, shared, &mut written, &mut value) {
+                Ok(Some(false)) => return true,
+                Ok(Some(true) | None) => {}
+                Err(()) => return false,
+            }
+        }
+        false
+    }
+
     /// True when there are no rules (processing changes nothing).
     pub fn is_empty(&self) -> bool {
         self.rules.is_empty()

@@ -65,7 +65,12 @@ impl Rule {
     pub(crate) fn compile(cfg: &RelabelConfig) -> Result<Rule, RelabelError> {
         let action = cfg.validate()?;
         let regex = cfg.regex.as_deref().unwrap_or(DEFAULT_REGEX);
-        let matcher = Matcher::compile(regex).map_err(|source| RelabelError::InvalidRegex {
+        // Only replace and labelmap expand capture groups into templates.
+        let compile = match action {
+            Action::Replace | Action::LabelMap => Matcher::compile,
+            _ => Matcher::compile_without_groups,
+        };
+        let matcher = compile(regex).map_err(|source| RelabelError::InvalidRegex {
             regex: regex.to_owned(),
             source,
         })?;
@@ -103,6 +108,41 @@ impl Rule {
             matcher,
             op,
         })
+    }
+
+    /// For a verdict shared by many label sets (see [`super::Rules::shared_verdict`]):
+    /// `Some(keeps)` when this is a keep/drop rule whose sources are all `shared`
+    /// (looked up with `get`), `Err(())` when the rule cannot be judged that way, and
+    /// `Ok(None)` for a rule that only writes labels none of the judged rules read.
+    pub(crate) fn shared_verdict<'a>(
+        &self,
+        get: &dyn Fn(&str) -> Option<&'a str>,
+        shared: &dyn Fn(&str) -> bool,
+        written: &mut Vec<String>,
+        value: &mut String,
+    ) -> Result<Option<bool>, ()> {
+        let readable = |n: &String| shared(n) && !written.iter().any(|w| w == n);
+        match &self.op {
+            Op::Keep | Op::Drop if self.source_labels.iter().all(readable) => {
+                value.clear();
+                for (i, name) in self.source_labels.iter().enumerate() {
+                    if i > 0 {
+                        value.push_str(&self.separator);
+                    }
+                    value.push_str(get(name).unwrap_or(""));
+                }
+                let m = self.matcher.is_match(value);
+                Ok(Some(if matches!(self.op, Op::Keep) { m } else { !m }))
+            }
+            Op::Replace { target, .. } => match target.as_literal() {
+                Some(t) => {
+                    written.push(t.to_string());
+                    Ok(None)
+                }
+                None => Err(()),
+            },
+            _ => Err(()),
+        }
     }
 
     /// Applies the rule; false when it drops the label set.

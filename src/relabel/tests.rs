@@ -424,3 +424,35 @@ fn literal_prefixes() {
         assert_eq!(literal_prefix(pattern), prefix, "{pattern}");
     }
 }
+
+/// Patterns that can match one string only are compared, not compiled, for rules that
+/// expand no group; the result is the regex's.
+#[test]
+fn literal_patterns_match_as_their_regex_would() {
+    use super::matcher::Matcher;
+    for (pattern, inputs) in [
+        (
+            "(web);true",
+            &["web;true", "web;", "webx;true", "(web);true"][..],
+        ),
+        ("metrics", &["metrics", "metric", "metricsx", ""][..]),
+        ("(a)(b)", &["ab", "a", "(a)(b)"][..]),
+        ("", &["", "x"][..]),
+        ("x.y", &["x.y", "xzy"][..]),
+        (
+            "(Failed|Succeeded)",
+            &["Failed", "Succeeded", "Running"][..],
+        ),
+    ] {
+        let fast = Matcher::compile_without_groups(pattern).unwrap();
+        let slow = Matcher::compile(pattern).unwrap();
+        for i in inputs {
+            assert_eq!(fast.is_match(i), slow.is_match(i), "{pattern:?} on {i:?}");
+        }
+    }
+    assert!(matches!(
+        Matcher::compile_without_groups("(web);true").unwrap(),
+        Matcher::Literal(_)
+    ));
+    assert!(Matcher::compile_without_groups("(web").is_err());
+}

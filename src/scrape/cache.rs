@@ -111,7 +111,7 @@ pub struct ScrapeCache {
 
 impl ScrapeCache {
     /// An empty cache for a target whose series labels are `target_labels`.
-    pub fn new(target_labels: &Labels) -> Self {
+    pub fn new(target_labels: &Arc<Labels>) -> Self {
         ScrapeCache {
             entries: KeyedTable::default(),
             shared: SharedRuns::default(),

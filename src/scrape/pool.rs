@@ -16,7 +16,10 @@ use super::client::{ClientError, ScraperFactory, TargetScrapers};
 use super::manager::JobTargetGroups;
 use super::metrics::JobMetrics;
 use super::scrape_loop::{LoopHandle, LoopParams, LoopSettings, SharedStatus, StopMode};
-use super::target::{DroppedRef, Target, TargetId, discovered_labels, targets_from_groups};
+use super::target::{
+    Discovered, DroppedRun, Target, TargetId, discovered_labels, dropped_positions,
+    targets_from_groups, truncate_dropped,
+};
 use crate::model::Clock;
 use crate::model::SlotOwner;
 use crate::relabel::{RelabelError, Rules};
@@ -92,10 +95,22 @@ pub struct PoolDeps {
 pub struct TargetView {
     /// The target.
     pub target: Arc<Target>,
-    /// Its latest discovered labels (may change without changing its identity).
-    pub discovered_labels: Labels,
+    /// Where it was last discovered (may change without changing its identity).
+    pub discovered_at: Option<Discovered>,
+    /// The job's config, for the labels before relabeling.
+    pub cfg: Arc<ScrapeConfig>,
     /// Its loop's status.
     pub status: SharedStatus,
+}
+
+impl TargetView {
+    /// Its labels before relabeling, as the targets API shows them.
+    pub fn discovered_labels(&self) -> Labels {
+        match &self.discovered_at {
+            Some(d) => d.labels(&self.cfg),
+            None => (*self.target.discovered_labels).clone(),
+        }
+    }
 }
 
 struct Running {
@@ -114,10 +129,9 @@ pub struct ScrapePool {
     running: HashMap<TargetId, Running>,
     /// The groups of the last sync, which `dropped` points into.
     groups: JobTargetGroups,
-    /// Targets dropped by relabeling, as positions in `groups`: their labels before
-    /// relabeling are recomputed on demand rather than kept, so that many dropped targets
-    /// cost a few bytes each.
-    dropped: Arc<[DroppedRef]>,
+    /// Targets dropped by relabeling, as runs of positions in `groups`: their labels
+    /// before relabeling are recomputed on demand rather than kept.
+    dropped: Arc<[DroppedRun]>,
 }
 
 /// The targets of one job dropped by relabeling; their labels are computed on demand.
@@ -125,7 +139,7 @@ pub struct ScrapePool {
 pub struct DroppedTargets {
     cfg: Arc<ScrapeConfig>,
     groups: JobTargetGroups,
-    refs: Arc<[DroppedRef]>,
+    refs: Arc<[DroppedRun]>,
 }
 
 impl DroppedTargets {
@@ -134,10 +148,9 @@ impl DroppedTargets {
         let groups = self
             .groups
             .get(&self.cfg.job_name)
-            .map_or(&[][..], Vec::as_slice);
-        self.refs.iter().filter_map(move |r| {
-            let g = groups.get(r.group)?;
-            let t = g.targets.get(r.target)?;
+            .map_or(&[][..], |g| &g[..]);
+        dropped_positions(groups, &self.refs).filter_map(move |(g, i)| {
+            let t = g.targets.get(i)?;
             Some(discovered_labels(&g.labels, t, &self.cfg))
         })
     }
@@ -188,9 +201,7 @@ impl ScrapePool {
     /// Reconciles the running loops with the job's groups in `targets` (every job's).
     pub async fn sync(&mut self, targets: &JobTargetGroups) {
         let started = crate::model::clock::monotonic_now();
-        let groups = targets
-            .get(&self.cfg.job_name)
-            .map_or(&[][..], Vec::as_slice);
+        let groups = targets.get(&self.cfg.job_name).map_or(&[][..], |g| &g[..]);
         let built = targets_from_groups(groups, &self.cfg, &self.target_rules);
         self.groups = Arc::clone(targets);
         for error in &built.errors {
@@ -199,7 +210,7 @@ impl ScrapePool {
         // Prometheus' `keep_dropped_targets` (0 = keep all) bounds how many are kept.
         let mut dropped = built.dropped;
         if let Some(limit) = self.cfg.keep_dropped_targets.filter(|l| *l > 0) {
-            dropped.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+            truncate_dropped(&mut dropped, usize::try_from(limit).unwrap_or(usize::MAX));
         }
         self.dropped = Arc::from(dropped);
         let mut desired: HashMap<TargetId, Target> =
@@ -217,7 +228,7 @@ impl ScrapePool {
         futures::future::join_all(stops).await;
         for (id, target) in desired.drain() {
             if let Some(r) = self.running.get_mut(&id) {
-                r.view.discovered_labels = target.discovered_labels;
+                r.view.discovered_at = target.discovered_at;
                 continue;
             }
             match self.start(target) {
@@ -240,7 +251,7 @@ impl ScrapePool {
     fn start(&self, target: Target) -> Result<Running, ClientError> {
         let scraper = (self.scrapers)(&target)?;
         let ctx = self.context(Arc::new(target.series_labels.clone()));
-        let discovered_labels = target.discovered_labels.clone();
+        let discovered_at = target.discovered_at.clone();
         let target = Arc::new(target);
         let handle = LoopHandle::spawn(
             LoopParams {
@@ -255,7 +266,8 @@ impl ScrapePool {
         Ok(Running {
             view: TargetView {
                 target,
-                discovered_labels,
+                discovered_at,
+                cfg: Arc::clone(&self.cfg),
                 status: Arc::clone(&handle.status),
             },
             handle,
@@ -305,6 +317,9 @@ impl ScrapePool {
     pub fn retune(&mut self, r: Retune) {
         self.cfg = r.cfg;
         self.scrapers = r.scrapers;
+        for running in self.running.values_mut() {
+            running.view.cfg = Arc::clone(&self.cfg);
+        }
         for running in self.running.values() {
             match (self.scrapers)(&running.view.target) {
                 Ok(scraper) => {

@@ -1,6 +1,7 @@
 //! The synthetic series every scrape writes about itself (`up`, `scrape_duration_seconds`,
 //! ...), labelled with the target labels only (no metric relabeling, no honor_labels).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::labels::{Labels, METRIC_NAME};
@@ -28,12 +29,13 @@ pub struct ReportSeries {
 }
 
 impl ReportSeries {
-    /// The synthetic series of a target whose series labels are `target_labels`.
-    pub fn new(target_labels: &Labels) -> Self {
+    /// The synthetic series of a target whose series labels are `target_labels` (kept
+    /// once, shared with the target's other series).
+    pub fn new(target_labels: &Arc<Labels>) -> Self {
         let make = |name: &str| {
             let mut b = target_labels.to_builder();
             b.set(METRIC_NAME, name);
-            Series::new(b.build())
+            Series::with_shared(b.build(), target_labels)
         };
         ReportSeries {
             up: make("up"),

@@ -155,7 +155,15 @@ async fn run(
 ) {
     let target = &p.target;
     let grid = SlotGrid::new(target.id, target.interval);
-    let mut cache = ScrapeCache::new(&target.series_labels);
+    let target_labels = Arc::clone(
+        &settings
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .ctx
+            .target_labels,
+    );
+    let mut cache = ScrapeCache::new(&target_labels);
+    drop(target_labels);
     let mut next = grid.next_at_or_after(p.clock.now());
     let mut last_slot: Option<SlotTime> = None;
     // Whether we owned the previous slot; `None` until the first one (not a handoff).

@@ -77,7 +77,7 @@ pub(crate) fn active_target(
     let t = &v.target;
     let slot = SlotGrid::new(t.id, t.interval).containing(clock.now());
     ActiveTarget {
-        discovered_labels: v.discovered_labels.to_map(),
+        discovered_labels: v.discovered_labels().to_map(),
         labels: t.series_labels.to_map(),
         scrape_pool: job.to_owned(),
         scrape_url: redact_url(&t.url),

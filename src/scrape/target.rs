@@ -77,14 +77,37 @@ pub struct Target {
     pub labels: Labels,
     /// The labels every scraped series gets: [`Target::labels`] without `__*` labels.
     pub series_labels: Labels,
-    /// Labels before relabeling (for the targets API).
-    pub discovered_labels: Labels,
+    /// Labels before relabeling (for the targets API): kept only until the target's
+    /// position in its group is known ([`Target::discovered_at`]), then recomputed on
+    /// demand, since they repeat the group's labels.
+    pub discovered_labels: Arc<Labels>,
+    /// Where the target was discovered, once built from groups.
+    pub discovered_at: Option<Discovered>,
     /// The URL scraped.
     pub url: String,
     /// Scrape interval (from `__scrape_interval__`).
     pub interval: Duration,
     /// Scrape timeout (from `__scrape_timeout__`).
     pub timeout: Duration,
+}
+
+/// A discovered target's place in its (immutable, shared) group.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Discovered {
+    /// The group.
+    pub group: Arc<TargetGroup>,
+    /// Index of the target within the group.
+    pub index: usize,
+}
+
+impl Discovered {
+    /// The target's labels before relabeling under `cfg`.
+    pub fn labels(&self, cfg: &ScrapeConfig) -> Labels {
+        match self.group.targets.get(self.index) {
+            Some(t) => discovered_labels(&self.group.labels, t, cfg),
+            None => Labels::default(),
+        }
+    }
 }
 
 /// What became of one discovered target.
@@ -96,14 +119,57 @@ pub enum TargetOutcome {
     Dropped(Labels),
 }
 
-/// Where a target dropped by relabeling was discovered: its labels are recomputed from the
-/// (immutable, shared) groups when the targets API asks, instead of being kept per target.
+/// A run of consecutive targets dropped by relabeling, as positions in the job's groups
+/// taken as one sequence (every target of group 0, then of group 1, ...): their labels are
+/// recomputed from the (immutable, shared) groups when the targets API asks. A job whose
+/// relabeling keeps a few targets of many (a generated ServiceMonitor job selecting one
+/// service among thousands) holds a couple of runs, not one entry per dropped target.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct DroppedRef {
-    /// Index of the group in the job's groups.
-    pub group: usize,
-    /// Index of the target within the group.
-    pub target: usize,
+pub struct DroppedRun {
+    /// Position of the first dropped target.
+    pub start: usize,
+    /// How many consecutive targets are dropped.
+    pub len: usize,
+}
+
+/// Dropped runs: the number of targets they cover.
+pub fn dropped_count(runs: &[DroppedRun]) -> usize {
+    runs.iter().map(|r| r.len).sum()
+}
+
+/// The runs cut to the first `limit` targets (`keep_dropped_targets`).
+pub fn truncate_dropped(runs: &mut Vec<DroppedRun>, limit: usize) {
+    let mut left = limit;
+    runs.retain_mut(|r| {
+        if left == 0 {
+            return false;
+        }
+        r.len = r.len.min(left);
+        left -= r.len;
+        true
+    });
+}
+
+/// Each dropped target's `(group, target)` within `groups`, in order.
+pub fn dropped_positions<'a>(
+    groups: &'a [Arc<TargetGroup>],
+    runs: &'a [DroppedRun],
+) -> impl Iterator<Item = (&'a Arc<TargetGroup>, usize)> + 'a {
+    // Runs ascend, so one walk over the groups serves them all.
+    let mut g = 0usize;
+    let mut base = 0usize;
+    runs.iter()
+        .flat_map(|r| r.start..r.start + r.len)
+        .filter_map(move |flat| {
+            while let Some(group) = groups.get(g) {
+                if flat < base + group.targets.len() {
+                    return Some((group, flat - base));
+                }
+                base += group.targets.len();
+                g += 1;
+            }
+            None
+        })
 }
 
 /// The targets of one job built from its target groups.
@@ -112,7 +178,7 @@ pub struct JobTargets {
     /// Targets to scrape, de-duplicated by [`TargetId`] (first wins).
     pub active: Vec<Target>,
     /// Targets dropped by relabeling.
-    pub dropped: Vec<DroppedRef>,
+    pub dropped: Vec<DroppedRun>,
     /// Targets that could not be built, with the group they came from.
     pub errors: Vec<String>,
 }
@@ -125,18 +191,36 @@ pub fn targets_from_groups(
 ) -> JobTargets {
     let mut out = JobTargets::default();
     let mut seen = std::collections::HashSet::new();
-    for (g, group) in groups.iter().enumerate() {
+    let mut flat = 0usize;
+    for group in groups {
+        if group_dropped(group, rules) {
+            let (at, n) = (flat, group.targets.len());
+            flat += n;
+            match out.dropped.last_mut() {
+                Some(r) if r.start + r.len == at => r.len += n,
+                _ if n > 0 => out.dropped.push(DroppedRun { start: at, len: n }),
+                _ => {}
+            }
+            continue;
+        }
         for (i, target_labels) in group.targets.iter().enumerate() {
+            let at = flat;
+            flat += 1;
             match populate_labels(&group.labels, target_labels, cfg, rules) {
-                Ok(TargetOutcome::Active(t)) => {
+                Ok(TargetOutcome::Active(mut t)) => {
                     if seen.insert(t.id) {
+                        t.discovered_labels = empty_labels();
+                        t.discovered_at = Some(Discovered {
+                            group: Arc::clone(group),
+                            index: i,
+                        });
                         out.active.push(t);
                     }
                 }
-                Ok(TargetOutcome::Dropped(_)) => out.dropped.push(DroppedRef {
-                    group: g,
-                    target: i,
-                }),
+                Ok(TargetOutcome::Dropped(_)) => match out.dropped.last_mut() {
+                    Some(r) if r.start + r.len == at => r.len += 1,
+                    _ => out.dropped.push(DroppedRun { start: at, len: 1 }),
+                },
                 Err(e) => out
                     .errors
                     .push(format!("instance {i} in group {}: {e}", group.source)),
@@ -144,6 +228,29 @@ pub fn targets_from_groups(
         }
     }
     out
+}
+
+/// Whether relabeling drops every target of `group` on its group labels alone: the leading
+/// keep/drop rules read only `__meta_*` labels of the group that no target overrides.
+/// Saves relabeling each target when a job selects a few groups of many (a ServiceMonitor
+/// job over a namespace's Endpoints). Exact: a target it skips would have been dropped.
+fn group_dropped(group: &TargetGroup, rules: &Rules) -> bool {
+    if group.targets.is_empty() || rules.is_empty() {
+        return false;
+    }
+    let shared = |name: &str| {
+        name.starts_with("__meta_")
+            && group.labels.get(name).is_some()
+            && group.targets.iter().all(|t| t.get(name).is_none())
+    };
+    // A `__meta_` label absent from the group reads as empty for every target only if no
+    // target has it either.
+    let absent = |name: &str| {
+        name.starts_with("__meta_")
+            && group.labels.get(name).is_none()
+            && group.targets.iter().all(|t| t.get(name).is_none())
+    };
+    rules.drops_all_sharing(&|n| group.labels.get(n), &|n| shared(n) || absent(n))
 }
 
 /// Prometheus `PopulateLabels`: group labels overridden by target labels, defaults from the
@@ -202,11 +309,18 @@ pub fn populate_labels(
         id: TargetId::of(&labels),
         labels,
         series_labels,
-        discovered_labels: discovered,
+        discovered_labels: Arc::new(discovered),
+        discovered_at: None,
         url,
         interval,
         timeout,
     }))
+}
+
+/// One shared empty label set.
+fn empty_labels() -> Arc<Labels> {
+    static EMPTY: std::sync::OnceLock<Arc<Labels>> = std::sync::OnceLock::new();
+    Arc::clone(EMPTY.get_or_init(|| Arc::new(Labels::default())))
 }
 
 /// Labels of a target before relabeling: what the targets API shows as `discoveredLabels`.

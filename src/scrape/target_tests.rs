@@ -321,3 +321,98 @@ fn groups_dedup_and_report_errors() {
     );
     assert!(out.dropped.is_empty());
 }
+
+#[test]
+fn dropped_targets_are_runs_over_the_groups_and_truncate_to_the_limit() {
+    use super::{DroppedRun, dropped_count, dropped_positions, truncate_dropped};
+    let group = |n: usize| {
+        Arc::new(crate::discovery::TargetGroup {
+            targets: (0..n).map(|_| Labels::default()).collect(),
+            ..Default::default()
+        })
+    };
+    let groups = vec![group(2), group(0), group(3)];
+    // Targets 1..4 span the end of group 0 and the start of group 2.
+    let mut runs = vec![
+        DroppedRun { start: 1, len: 3 },
+        DroppedRun { start: 4, len: 1 },
+    ];
+    let at: Vec<(usize, usize)> = dropped_positions(&groups, &runs)
+        .map(|(g, i)| (groups.iter().position(|x| Arc::ptr_eq(x, g)).unwrap(), i))
+        .collect();
+    assert_eq!(at, [(0, 1), (2, 0), (2, 1), (2, 2)]);
+    assert_eq!(dropped_count(&runs), 4);
+    truncate_dropped(&mut runs, 2);
+    assert_eq!(runs, [DroppedRun { start: 1, len: 2 }]);
+}
+
+/// Groups rejected on their group labels alone are skipped whole; the result equals
+/// relabeling every target one by one.
+#[test]
+fn groups_dropped_by_a_selector_rule_equal_relabeling_each_target() {
+    use crate::discovery::TargetGroup;
+    let rules_cfg: Vec<crate::relabel::RelabelConfig> = serde_yaml_ng::from_str(
+        r#"
+- source_labels: [job]
+  target_label: __tmp_prometheus_job_name
+- action: keep
+  source_labels: [__meta_kubernetes_service_label_app, __meta_kubernetes_service_labelpresent_app]
+  regex: (web);true
+- action: keep
+  source_labels: [__meta_kubernetes_endpoint_port_name]
+  regex: metrics
+"#,
+    )
+    .unwrap();
+    let rules = Rules::compile(&rules_cfg).unwrap();
+    let group = |n: usize, app: &str, override_app: Option<&str>| {
+        let mut targets = Vec::new();
+        for (i, port) in ["metrics", "other"].iter().enumerate() {
+            let mut t = vec![
+                ("__address__".to_string(), format!("10.0.{n}.{i}:80")),
+                (
+                    "__meta_kubernetes_endpoint_port_name".to_string(),
+                    port.to_string(),
+                ),
+            ];
+            if let Some(o) = override_app {
+                t.push(("__meta_kubernetes_service_label_app".into(), o.into()));
+            }
+            targets.push(Labels::from_pairs(
+                t.iter().map(|(a, b)| (a.as_str(), b.as_str())),
+            ));
+        }
+        Arc::new(TargetGroup {
+            labels: map(&[
+                ("__meta_kubernetes_service_label_app", app),
+                ("__meta_kubernetes_service_labelpresent_app", "true"),
+            ]),
+            targets,
+            ..Default::default()
+        })
+    };
+    // Rejected by the group; kept by the group; rejected by the group but a target
+    // overrides the label (must be relabeled one by one).
+    let groups = vec![
+        group(0, "api", None),
+        group(1, "web", None),
+        group(2, "api", Some("web")),
+    ];
+    let c = cfg();
+    let built = targets_from_groups(&groups, &c, &rules);
+    let mut want_active = Vec::new();
+    let mut want_dropped = 0;
+    for g in &groups {
+        for t in &g.targets {
+            match populate_labels(&g.labels, t, &c, &rules).unwrap() {
+                TargetOutcome::Active(t) => want_active.push(t.id),
+                TargetOutcome::Dropped(_) => want_dropped += 1,
+            }
+        }
+    }
+    let got: Vec<_> = built.active.iter().map(|t| t.id).collect();
+    assert_eq!(got, want_active);
+    assert_eq!(got.len(), 2);
+    assert_eq!(super::dropped_count(&built.dropped), want_dropped);
+    assert_eq!(built.dropped.len(), 3, "runs: {:?}", built.dropped);
+}

@@ -11,7 +11,7 @@ use futures::future::BoxFuture;
 use super::client::{ClientError, TargetScrapers};
 use super::*;
 use crate::config::{Config, PromDuration, ScrapeConfig};
-use crate::discovery::TargetGroup;
+use crate::discovery::{SharedGroups, TargetGroup};
 use crate::labels::Labels;
 use crate::series::{Sample, SampleSink, is_stale_nan};
 
@@ -203,7 +203,10 @@ fn groups(job: &str, addrs: &[&str]) -> JobTargetGroups {
         targets,
         labels: Labels::empty(),
     };
-    Arc::new(BTreeMap::from([(job.to_string(), vec![Arc::new(g)])]))
+    Arc::new(BTreeMap::from([(
+        job.to_string(),
+        SharedGroups::from(vec![Arc::new(g)]),
+    )]))
 }
 
 /// Polls `f` until true (200 s of tokio time: with paused time each poll advances the

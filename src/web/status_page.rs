@@ -18,7 +18,13 @@ pub(super) async fn index(State(s): State<WebState>) -> Html<String> {
         0 | 1 => None,
         _ => Some(super::cluster_targets::collect(s.view.as_ref()).await),
     };
-    Html(render(&targets, &ready, &cluster, everyone.as_ref()))
+    let mut page = render(&targets, &ready, &cluster, everyone.as_ref());
+    let mut op = String::new();
+    render_operator(&mut op, &s.view.operator());
+    if let Some(at) = page.rfind("</body>") {
+        page.insert_str(at, &op);
+    }
+    Html(page)
 }
 
 /// Renders the page from the same data the API serves, so both always agree.
@@ -177,22 +183,111 @@ fn render_peers(h: &mut String, c: &ClusterStatus) {
         },
         esc(&c.view_hash),
     );
+    let hashes: std::collections::BTreeSet<&str> = c
+        .peers
+        .iter()
+        .map(|p| p.config_hash.as_str())
+        .filter(|h| !h.is_empty())
+        .collect();
+    if hashes.len() > 1 {
+        h.push_str(
+            "<p class=\"down\"><b>Warning:</b> peers run different configurations \
+             (config hash below): a peer that has not yet seen a change of the file or of a \
+             Prometheus Operator object scrapes other jobs than the rest.</p>",
+        );
+    }
     h.push_str(
         "<table><tr><th>name</th><th>state</th><th>ring share</th><th>owned targets</th>\
-         <th>owned series</th><th>web</th><th>heartbeat age</th></tr>",
+         <th>owned series</th><th>config hash</th><th>web</th><th>heartbeat age</th></tr>",
     );
     for p in &c.peers {
         let _ = write!(
             h,
-            "<tr><td>{}</td><td>{}</td><td>{:.1}%</td><td>{}</td><td>{}</td>\
+            "<tr><td>{}</td><td>{}</td><td>{:.1}%</td><td>{}</td><td>{}</td><td><code>{}</code></td>\
              <td><a href=\"http://{web}/\">{web}</a></td><td>{:.1}s</td></tr>",
             esc(&p.name),
             esc(p.state),
             p.ring_share * 100.0,
             p.owned_targets,
             p.owned_series,
+            esc(&p.config_hash),
             p.heartbeat_age_seconds,
             web = esc(&p.web_address),
+        );
+    }
+    h.push_str("</table>");
+}
+
+/// The Prometheus Operator objects and what became of each (`/api/v1/operator`).
+fn render_operator(h: &mut String, op: &Value) {
+    if op.get("enabled").and_then(Value::as_bool) != Some(true) {
+        return;
+    }
+    let objects = op
+        .get("objects")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let rejected = objects
+        .iter()
+        .filter(|o| o.get("state").and_then(Value::as_str) == Some("rejected"))
+        .count();
+    let _ = write!(
+        h,
+        "<h2>Prometheus Operator objects</h2><p>{} selected, {} rejected, {} jobs. \
+         JSON: <a href=\"/api/v1/operator\">/api/v1/operator</a></p><p>",
+        objects.len(),
+        rejected,
+        op.get("jobs").and_then(Value::as_u64).unwrap_or(0)
+    );
+    for k in op
+        .get("kinds")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+    {
+        let s = |f: &str| k.get(f).and_then(Value::as_str).unwrap_or("");
+        let selected = k.get("selected").and_then(Value::as_bool) == Some(true);
+        let _ = write!(
+            h,
+            "{}: {}{} · ",
+            esc(s("kind")),
+            esc(s("state")),
+            if selected { "" } else { " (not selected)" }
+        );
+    }
+    h.push_str(
+        "</p><table><tr><th>kind</th><th>namespace</th><th>name</th><th>state</th>\
+         <th>jobs / reason</th></tr>",
+    );
+    for o in objects {
+        let s = |f: &str| o.get(f).and_then(Value::as_str).unwrap_or("");
+        let detail = if s("state") == "rejected" {
+            s("reason").to_string()
+        } else {
+            o.get("jobs")
+                .and_then(Value::as_array)
+                .map(|j| {
+                    j.iter()
+                        .filter_map(Value::as_str)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                })
+                .unwrap_or_default()
+        };
+        let class = if s("state") == "rejected" {
+            "down"
+        } else {
+            "up"
+        };
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"{class}\">{}</td><td>{}</td></tr>",
+            esc(s("kind")),
+            esc(s("namespace")),
+            esc(s("name")),
+            esc(s("state")),
+            esc(&detail)
         );
     }
     h.push_str("</table>");

@@ -246,7 +246,7 @@ impl KubernetesProvider {
                     cache.insert(key, (p, rel, group));
                 }
                 self.pods = cache;
-                return out;
+                return out.into();
             }
             Sources::Service(s) => s
                 .all()

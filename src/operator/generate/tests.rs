@@ -211,8 +211,9 @@ fn generated_jobs_equal_the_operators_golden_files() {
                 }
                 secrets.insert((meta.namespace.clone(), meta.name.clone()), data);
             } else if let Some(k) = kind_of(kind) {
-                let spec = serde_json::to_value(get(o, "spec").cloned().unwrap_or(Value::Null))
-                    .unwrap_or_default();
+                let spec = serde_json::to_string(&get(o, "spec").cloned().unwrap_or(Value::Null))
+                    .unwrap_or_default()
+                    .into();
                 objects.push((k, RawObject { meta, spec }));
             }
         }
