@@ -276,6 +276,8 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
     );
 
     let mut first_sync_done = false;
+    // When a change of operator objects is applied: a quiet period after the first change.
+    let mut regenerate_at: Option<tokio::time::Instant> = None;
     let reload = async |reason: &'static str, file_cfg: &mut Arc<Config>, op: &mut OperatorJobs| {
         let outcome = reload_config(
             &config_path,
@@ -310,6 +312,10 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
                     apply_jobs(&file_cfg, &op, &view, &scrapes, &discovery).await;
                 }
                 () = op.changed(), if first_sync_done => {
+                    regenerate_at.get_or_insert(crate::model::clock::monotonic_now() + operator::DEBOUNCE);
+                }
+                () = sleep_until_some(regenerate_at), if regenerate_at.is_some() => {
+                    regenerate_at = None;
                     apply_jobs(&file_cfg, &op, &view, &scrapes, &discovery).await;
                 }
                 _ = int.recv() => break "SIGINT",
@@ -342,6 +348,14 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
     }
     tracing::info!("shoal stopped");
     Ok(())
+}
+
+/// Sleeps until `at`, or forever without one.
+async fn sleep_until_some(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// The configuration in force.

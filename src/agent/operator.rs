@@ -108,14 +108,12 @@ impl OperatorJobs {
         }
     }
 
-    /// Waits until the objects changed (never returns without a block), then a short
-    /// quiet period so that a burst of changes is one regeneration.
+    /// Waits until the objects changed (never returns without a block). Cancel-safe: a
+    /// change seen by a future that is dropped unfinished is seen by the next one. The
+    /// caller waits [`DEBOUNCE`] before regenerating, so that a burst is one regeneration.
     pub(super) async fn changed(&self) {
         match &self.watches {
-            Some(w) => {
-                w.changed().await;
-                tokio::time::sleep(DEBOUNCE).await;
-            }
+            Some(w) => w.changed().await,
             None => std::future::pending().await,
         }
     }
