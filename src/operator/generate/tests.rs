@@ -4,7 +4,7 @@
 //! shoal leaves out on purpose (sharding rules; TLS files written by the operator, which
 //! shoal inlines; enforced limits the operator moves to the global section).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_yaml_ng::{Mapping, Value};
 
@@ -281,4 +281,242 @@ fn generated_jobs_equal_the_operators_golden_files() {
         failures.len(),
         failures.join("\n")
     );
+}
+
+/// Inputs for one ServiceMonitor in `apps`, with `secrets`, under `settings`.
+fn one_monitor(
+    spec: serde_json::Value,
+    settings: &OperatorConfig,
+    secrets: &Secrets,
+    file_jobs: &BTreeSet<String>,
+) -> Generation {
+    let objects = BTreeMap::from([(
+        Kind::ServiceMonitor,
+        vec![std::sync::Arc::new(RawObject {
+            meta: Meta {
+                name: "web".into(),
+                namespace: "apps".into(),
+                ..Meta::default()
+            },
+            spec: spec.to_string().into(),
+        })],
+    )]);
+    let global = GlobalConfig::default();
+    generate(&Inputs {
+        settings,
+        own_namespace: "apps",
+        global: &global,
+        file_jobs,
+        objects: &objects,
+        namespaces: &BTreeMap::new(),
+        secrets,
+    })
+}
+
+fn select_all() -> OperatorConfig {
+    OperatorConfig {
+        service_monitor_selector: Some(LabelSelector::default()),
+        ..OperatorConfig::default()
+    }
+}
+
+#[test]
+fn rejections_name_their_reason_and_never_a_secret_value() {
+    let secrets = Secrets(BTreeMap::from([(
+        ("apps".to_string(), "creds".to_string()),
+        BTreeMap::from([
+            ("password".to_string(), "hunter2".to_string()),
+            ("user".to_string(), "alice".to_string()),
+        ]),
+    )]));
+    let none = BTreeSet::new();
+    let base = |ep: serde_json::Value| serde_json::json!({"selector": {"matchLabels": {"app": "web"}}, "endpoints": [ep]});
+    let cases: Vec<(serde_json::Value, OperatorConfig, &str, &str)> = vec![
+        (
+            base(serde_json::json!({"port": "m", "basicAuth": {
+                "username": {"name": "creds", "key": "nouser"},
+                "password": {"name": "creds", "key": "password"}}})),
+            select_all(),
+            "missing_secret",
+            "key \"nouser\"",
+        ),
+        (
+            base(
+                serde_json::json!({"port": "m", "relabelings": [{"sourceLabels": ["a"], "regex": "(x", "action": "keep"}]}),
+            ),
+            select_all(),
+            "invalid",
+            "relabelConfigs",
+        ),
+        (
+            base(serde_json::json!({"port": "m", "tlsConfig": {"caFile": "/etc/ssl/ca.pem"}})),
+            OperatorConfig {
+                arbitrary_fs_access_through_sms: Some(crate::config::ArbitraryFsAccess {
+                    deny: true,
+                }),
+                ..select_all()
+            },
+            "denied_file_access",
+            "tls config",
+        ),
+        (
+            base(serde_json::json!({"port": "m", "bearerTokenFile": "/var/run/token"})),
+            OperatorConfig {
+                arbitrary_fs_access_through_sms: Some(crate::config::ArbitraryFsAccess {
+                    deny: true,
+                }),
+                ..select_all()
+            },
+            "denied_file_access",
+            "bearer token file",
+        ),
+        (
+            base(
+                serde_json::json!({"port": "m", "oauth2": {"clientId": {"secret": {"name": "creds", "key": "password"}}}}),
+            ),
+            select_all(),
+            "unsupported",
+            "oauth2",
+        ),
+        (
+            base(serde_json::json!({"port": "m", "interval": "10s", "scrapeTimeout": "30s"})),
+            select_all(),
+            "invalid",
+            "greater than scrapeInterval",
+        ),
+        (
+            serde_json::json!({"selector": {}, "endpoints": [{"port": "m"}], "noSuchField": 1}),
+            select_all(),
+            "unsupported",
+            "noSuchField",
+        ),
+        (
+            base(serde_json::json!({"port": "m"}))
+                .as_object()
+                .cloned()
+                .map(|mut m| {
+                    m.insert("scrapeClass".into(), "missing".into());
+                    serde_json::Value::Object(m)
+                })
+                .unwrap_or_default(),
+            select_all(),
+            "invalid",
+            "scrapeClass \"missing\" not found",
+        ),
+    ];
+    for (spec, settings, category, reason) in cases {
+        let g = one_monitor(spec.clone(), &settings, &secrets, &none);
+        let o = &g.objects[0];
+        assert_eq!(o.state, "rejected", "{spec}: {o:?}");
+        assert_eq!(o.category, category, "{spec}: {o:?}");
+        assert!(o.reason.contains(reason), "{spec}: {}", o.reason);
+        assert!(!o.reason.contains("hunter2"), "{}", o.reason);
+        assert!(g.jobs.is_empty());
+    }
+    // A file job of the same name rejects the object, not the file.
+    let taken = BTreeSet::from(["serviceMonitor/apps/web/0".to_string()]);
+    let g = one_monitor(
+        base(serde_json::json!({"port": "m"})),
+        &select_all(),
+        &secrets,
+        &taken,
+    );
+    assert_eq!(g.objects[0].category, "job_conflict");
+    // The Secret appears: accepted, password inline (shown as <secret>).
+    let g = one_monitor(
+        base(serde_json::json!({"port": "m", "basicAuth": {
+            "username": {"name": "creds", "key": "user"},
+            "password": {"name": "creds", "key": "password"}}})),
+        &select_all(),
+        &secrets,
+        &none,
+    );
+    assert_eq!(g.objects[0].state, "accepted");
+    let mut job = g.jobs[0].clone();
+    let auth = job.http.basic_auth.as_ref().unwrap();
+    assert_eq!(auth.password.as_ref().unwrap().expose(), "hunter2");
+    assert_eq!(auth.username, "alice");
+    assert!(!serde_yaml_ng::to_string(&job).unwrap().contains("hunter2"));
+    crate::operator::redact_for_display(&mut job);
+    assert!(!serde_yaml_ng::to_string(&job).unwrap().contains("alice"));
+}
+
+#[test]
+fn selection_follows_selectors_and_namespace_selectors() {
+    let mk = |ns: &str, name: &str, team: &str| {
+        std::sync::Arc::new(RawObject {
+            meta: Meta {
+                name: name.into(),
+                namespace: ns.into(),
+                labels: BTreeMap::from([("team".to_string(), team.to_string())]),
+                ..Meta::default()
+            },
+            spec: r#"{"selector": {}, "podMetricsEndpoints": [{"port": "m"}]}"#.into(),
+        })
+    };
+    let objects = BTreeMap::from([(
+        Kind::PodMonitor,
+        vec![
+            mk("apps", "b", "a"),
+            mk("apps", "a", "a"),
+            mk("other", "c", "a"),
+            mk("apps", "d", "z"),
+        ],
+    )]);
+    let namespaces = BTreeMap::from([
+        (
+            "apps".to_string(),
+            BTreeMap::from([("env".to_string(), "prod".to_string())]),
+        ),
+        ("other".to_string(), BTreeMap::new()),
+    ]);
+    let sel: LabelSelector = serde_yaml_ng::from_str("matchLabels: {team: a}").unwrap();
+    let run = |settings: OperatorConfig| {
+        let global = GlobalConfig::default();
+        let g = generate(&Inputs {
+            settings: &settings,
+            own_namespace: "apps",
+            global: &global,
+            file_jobs: &BTreeSet::new(),
+            objects: &objects,
+            namespaces: &namespaces,
+            secrets: &Secrets(BTreeMap::new()),
+        });
+        g.jobs
+            .iter()
+            .map(|j| j.job_name.clone())
+            .collect::<Vec<_>>()
+    };
+    // No selector: no PodMonitor at all.
+    assert!(run(OperatorConfig::default()).is_empty());
+    // Selector, no namespace selector: own namespace only, sorted by namespace/name.
+    let own = OperatorConfig {
+        pod_monitor_selector: Some(sel.clone()),
+        ..OperatorConfig::default()
+    };
+    assert_eq!(run(own), ["podMonitor/apps/a/0", "podMonitor/apps/b/0"]);
+    // `{}` namespace selector: every namespace.
+    let all = OperatorConfig {
+        pod_monitor_selector: Some(sel.clone()),
+        pod_monitor_namespace_selector: Some(LabelSelector::default()),
+        ..OperatorConfig::default()
+    };
+    assert_eq!(
+        run(all),
+        [
+            "podMonitor/apps/a/0",
+            "podMonitor/apps/b/0",
+            "podMonitor/other/c/0"
+        ]
+    );
+    // A namespace selector with expressions.
+    let prod = OperatorConfig {
+        pod_monitor_selector: Some(sel),
+        pod_monitor_namespace_selector: Some(
+            serde_yaml_ng::from_str("matchExpressions: [{key: env, operator: In, values: [prod]}]")
+                .unwrap(),
+        ),
+        ..OperatorConfig::default()
+    };
+    assert_eq!(run(prod), ["podMonitor/apps/a/0", "podMonitor/apps/b/0"]);
 }
