@@ -479,3 +479,153 @@ async fn two_thousand_service_monitors_over_ten_thousand_pods_stay_under_150_mib
     assert!(hwm < 150 * 1024, "peak RSS {hwm} KiB is over 150 MiB");
     shoal.stop().await;
 }
+
+/// The other roles and selectors: a ServiceMonitor on the EndpointSlice role (the block's
+/// default) by targetPort number in a `matchNames` namespace, a PodMonitor over any
+/// namespace, and a Probe of ingress targets; objects read from every namespace.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn endpointslice_role_target_port_any_namespace_and_ingress_probes() {
+    let api = KubeApi::start().await;
+    let receiver = Receiver::start().await;
+    let api_target = TargetServer::start().await;
+    api_target.set("/metrics", Reply::text("a 1\n"));
+    let worker = TargetServer::start().await;
+    worker.set("/metrics", Reply::text("w 1\n"));
+    let prober = TargetServer::start().await;
+    prober.set("/probe", Reply::text("probe_success 1\n"));
+    let (p_api, p_worker) = (port_of(&api_target), port_of(&worker));
+    for (ns, team) in [("apps", "a"), ("other", "b")] {
+        api.apply(
+            "namespaces",
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": {"team": team}}}),
+        );
+    }
+    let pod = |ns: &str, name: &str, app: &str, port: u16, port_name: &str| {
+        json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": ns, "uid": format!("uid-{name}"), "labels": {"app": app}},
+            "spec": {"nodeName": "node-1", "containers": [{"name": "app", "image": "x:1",
+                "ports": [{"name": port_name, "containerPort": port, "protocol": "TCP"}]}]},
+            "status": {"phase": "Running", "podIP": "127.0.0.1", "hostIP": "10.0.0.1"}})
+    };
+    api.apply("pods", pod("other", "api-0", "api", p_api, "web"));
+    api.apply(
+        "pods",
+        pod("apps", "worker-0", "worker", p_worker, "metrics"),
+    );
+    api.apply(
+        "services",
+        json!({"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "api", "namespace": "other", "labels": {"app": "api"}},
+            "spec": {"type": "ClusterIP", "ports": [{"name": "web", "port": 80, "targetPort": p_api}]}}),
+    );
+    api.apply(
+        "endpointslices",
+        json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+            "metadata": {"name": "api-x1", "namespace": "other", "labels": {"kubernetes.io/service-name": "api"}},
+            "addressType": "IPv4",
+            "ports": [{"name": "web", "port": p_api, "protocol": "TCP"}],
+            "endpoints": [{"addresses": ["127.0.0.1"], "conditions": {"ready": true},
+                "nodeName": "node-1", "targetRef": {"kind": "Pod", "name": "api-0", "namespace": "other"}}]}),
+    );
+    api.apply(
+        "ingresses",
+        json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+            "metadata": {"name": "site", "namespace": "apps", "labels": {"app": "site"}},
+            "spec": {"rules": [{"host": "site.example", "http": {"paths": [
+                {"path": "/health", "pathType": "Prefix", "backend": {"service": {"name": "s", "port": {"number": 80}}}}]}}]}}),
+    );
+    api.apply(
+        "servicemonitors",
+        json!({"apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor",
+            "metadata": {"name": "api", "namespace": "apps"},
+            "spec": {"selector": {"matchExpressions": [{"key": "app", "operator": "In", "values": ["api", "other"]}]},
+                "namespaceSelector": {"matchNames": ["other"]},
+                "endpoints": [{"targetPort": p_api, "interval": "1s"}]}}),
+    );
+    api.apply(
+        "podmonitors",
+        json!({"apiVersion": "monitoring.coreos.com/v1", "kind": "PodMonitor",
+            "metadata": {"name": "workers", "namespace": "other"},
+            "spec": {"selector": {"matchLabels": {"app": "worker"}}, "namespaceSelector": {"any": true},
+                "podMetricsEndpoints": [{"port": "metrics", "interval": "1s"}]}}),
+    );
+    api.apply(
+        "probes",
+        json!({"apiVersion": "monitoring.coreos.com/v1", "kind": "Probe",
+            "metadata": {"name": "sites", "namespace": "apps"},
+            "spec": {"prober": {"url": prober.addr()}, "module": "http_2xx", "interval": "1s",
+                "targets": {"ingress": {"selector": {"matchLabels": {"app": "site"}}}}}}),
+    );
+    let cfg = format!(
+        r#"global:
+  scrape_interval: 1s
+prometheus_operator:
+  api_server: {api}
+  namespace: apps
+  service_discovery_role: endpointslice
+  service_monitor_selector: {{}}
+  service_monitor_namespace_selector: {{}}
+  pod_monitor_selector: {{}}
+  pod_monitor_namespace_selector: {{matchLabels: {{team: b}}}}
+  probe_selector: {{}}
+remote_write:
+  - url: {rw}
+"#,
+        api = api.url(),
+        rw = receiver.url()
+    );
+    let mut shoal = Shoal::start(&cfg).await;
+    let a = shoal
+        .wait_target(
+            "serviceMonitor/apps/api/0",
+            &p_api.to_string(),
+            START,
+            "up",
+            |t| t["health"] == "up",
+        )
+        .await;
+    assert_eq!(
+        a["labels"],
+        json!({"instance": format!("127.0.0.1:{p_api}"), "job": "api", "namespace": "other",
+            "service": "api", "pod": "api-0", "container": "app", "endpoint": p_api.to_string()}),
+        "{a}"
+    );
+    assert_eq!(
+        a["discoveredLabels"]["__meta_kubernetes_endpointslice_name"], "api-x1",
+        "{a}"
+    );
+    let w = shoal
+        .wait_target(
+            "podMonitor/other/workers/0",
+            &p_worker.to_string(),
+            START,
+            "up",
+            |t| t["health"] == "up",
+        )
+        .await;
+    assert_eq!(
+        w["labels"],
+        json!({"instance": format!("127.0.0.1:{p_worker}"), "job": "other/workers",
+            "namespace": "apps", "pod": "worker-0", "container": "app", "endpoint": "metrics"}),
+        "{w}"
+    );
+    let p = shoal
+        .wait_target("probe/apps/sites", "site.example", START, "up", |t| {
+            t["health"] == "up"
+        })
+        .await;
+    assert_eq!(
+        p["labels"],
+        json!({"instance": "http://site.example/health", "job": "probe/apps/sites",
+            "namespace": "apps", "ingress": "site"}),
+        "{p}"
+    );
+    assert!(
+        p["scrapeUrl"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("http://{}/probe?", prober.addr())),
+        "{p}"
+    );
+    shoal.stop().await;
+}

@@ -150,7 +150,7 @@ fn endpoint_job(
     } else if let Some(n) = ep.port_number.filter(|n| *n != 0) {
         rl.push(keep(
             "__meta_kubernetes_pod_container_port_number",
-            Value::Number(n.into()),
+            s(n.to_string()),
         ));
     } else if let Some(tp) = &ep.target_port {
         match tp {
@@ -163,7 +163,7 @@ fn endpoint_job(
             IntOrString::Int(n) if *n != 0 => {
                 rl.push(keep(
                     "__meta_kubernetes_pod_container_port_number",
-                    Value::Number((*n).into()),
+                    s(n.to_string()),
                 ));
             }
             _ => {}

@@ -197,7 +197,7 @@ fn endpoint_job(
                         "source_labels",
                         strings(&["__meta_kubernetes_pod_container_port_number"]),
                     ),
-                    ("regex", Value::Number((*n).into())),
+                    ("regex", s(n.to_string())),
                 ]));
             }
             _ => {}

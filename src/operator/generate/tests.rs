@@ -85,8 +85,22 @@ fn get<'a>(v: &'a Value, k: &str) -> Option<&'a Value> {
     v.as_mapping().and_then(|m| m.get(k))
 }
 
-/// Drops the operator's sharding rules (`__tmp_hash`, `hashmod`) from a golden job.
+/// Drops the operator's sharding rules (`__tmp_hash`, `hashmod`) from a golden job, and
+/// reads an integer `regex` (the operator writes a port number unquoted) as the string
+/// Prometheus' YAML loader makes of it.
 fn strip_sharding(job: &mut Value) {
+    if let Some(Value::Sequence(rules)) = job
+        .as_mapping_mut()
+        .and_then(|m| m.get_mut("relabel_configs"))
+    {
+        for r in rules.iter_mut() {
+            if let Some(m) = r.as_mapping_mut()
+                && let Some(Value::Number(n)) = m.get("regex").cloned()
+            {
+                m.insert("regex".into(), Value::String(n.to_string()));
+            }
+        }
+    }
     let Some(Value::Sequence(rules)) = job
         .as_mapping_mut()
         .and_then(|m| m.get_mut("relabel_configs"))
