@@ -367,7 +367,64 @@ macro_rules! monitor_spec {
                 pub convert_classic_histograms_to_nhcb: Option<bool>,
             }
         }
+
+        impl $name {
+            /// The limit and protocol fields every kind shares.
+            pub fn scrape_settings(&self) -> ScrapeSettings<'_> {
+                ScrapeSettings {
+                    sample_limit: self.sample_limit,
+                    target_limit: self.target_limit,
+                    label_limit: self.label_limit,
+                    label_name_length_limit: self.label_name_length_limit,
+                    label_value_length_limit: self.label_value_length_limit,
+                    keep_dropped_targets: self.keep_dropped_targets,
+                    body_size_limit: self.body_size_limit.as_ref(),
+                    scrape_protocols: &self.scrape_protocols,
+                    fallback_scrape_protocol: self.fallback_scrape_protocol.as_ref(),
+                    scrape_native_histograms: self.scrape_native_histograms,
+                    scrape_classic_histograms: self.scrape_classic_histograms,
+                    native_histogram_bucket_limit: self.native_histogram_bucket_limit,
+                    native_histogram_min_bucket_factor: self
+                        .native_histogram_min_bucket_factor
+                        .as_ref(),
+                    convert_classic_histograms_to_nhcb: self.convert_classic_histograms_to_nhcb,
+                }
+            }
+        }
     };
+}
+
+/// The limit, protocol and histogram fields of a spec, read by the generator in one place.
+#[derive(Clone, Copy, Debug)]
+pub struct ScrapeSettings<'a> {
+    /// `sampleLimit`.
+    pub sample_limit: Option<u64>,
+    /// `targetLimit`.
+    pub target_limit: Option<u64>,
+    /// `labelLimit`.
+    pub label_limit: Option<u64>,
+    /// `labelNameLengthLimit`.
+    pub label_name_length_limit: Option<u64>,
+    /// `labelValueLengthLimit`.
+    pub label_value_length_limit: Option<u64>,
+    /// `keepDroppedTargets`.
+    pub keep_dropped_targets: Option<u64>,
+    /// `bodySizeLimit`.
+    pub body_size_limit: Option<&'a String>,
+    /// `scrapeProtocols`.
+    pub scrape_protocols: &'a [String],
+    /// `fallbackScrapeProtocol`.
+    pub fallback_scrape_protocol: Option<&'a String>,
+    /// `scrapeNativeHistograms`.
+    pub scrape_native_histograms: Option<bool>,
+    /// `scrapeClassicHistograms`.
+    pub scrape_classic_histograms: Option<bool>,
+    /// `nativeHistogramBucketLimit`.
+    pub native_histogram_bucket_limit: Option<u64>,
+    /// `nativeHistogramMinBucketFactor`.
+    pub native_histogram_min_bucket_factor: Option<&'a serde_json::Value>,
+    /// `convertClassicHistogramsToNHCB`.
+    pub convert_classic_histograms_to_nhcb: Option<bool>,
 }
 
 monitor_spec! {

@@ -321,7 +321,6 @@ impl Watches {
 
     /// The current objects, namespaces and watch states.
     pub fn snapshot(&self) -> Snapshot {
-        let (sel, _) = (&self.settings, ());
         let mut objects = BTreeMap::new();
         let mut kinds = Vec::new();
         for (kind, store) in &self.kinds {
@@ -336,7 +335,7 @@ impl Watches {
             };
             kinds.push(KindState {
                 kind: *kind,
-                selected: selected(sel, *kind),
+                selected: kind.selectors(&self.settings).0.is_some(),
                 state: state.into(),
                 error,
             });
@@ -366,13 +365,4 @@ impl Watches {
 /// Names of a cluster-scoped store, in the order of [`Store::all`].
 fn namespace_names<T>(s: &Store<T>) -> Vec<String> {
     s.keys().into_iter().map(|(_, name)| name).collect()
-}
-
-fn selected(s: &OperatorConfig, kind: Kind) -> bool {
-    match kind {
-        Kind::ServiceMonitor => s.service_monitor_selector.is_some(),
-        Kind::PodMonitor => s.pod_monitor_selector.is_some(),
-        Kind::Probe => s.probe_selector.is_some(),
-        Kind::ScrapeConfig => s.scrape_config_selector.is_some(),
-    }
 }

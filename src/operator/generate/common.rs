@@ -5,8 +5,8 @@
 use serde_yaml_ng::{Mapping, Value};
 
 use super::super::objects::{
-    AttachMetadata, Authorization, BasicAuth, LabelSelector, RelabelConfig, ScrapeClass,
-    SecretKeySelector, SecretOrConfigMap, TlsConfig,
+    AttachMetadata, Authorization, BasicAuth, LabelSelector, Meta, RelabelConfig, ScrapeClass,
+    ScrapeSettings, SecretKeySelector, SecretOrConfigMap, TlsConfig,
 };
 use super::{Context, Kind, Reject};
 
@@ -227,42 +227,6 @@ impl Context<'_> {
         cfg.put(key, value);
     }
 
-    /// Every `*Limit` of a monitor spec, the lower of object and enforced value.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn limits(
-        &self,
-        cfg: &mut Map,
-        sample: Option<u64>,
-        target: Option<u64>,
-        label: Option<u64>,
-        name_len: Option<u64>,
-        value_len: Option<u64>,
-        keep_dropped: Option<u64>,
-    ) {
-        let st = self.settings;
-        Self::limit(cfg, "sample_limit", sample, st.enforced_sample_limit);
-        Self::limit(cfg, "target_limit", target, st.enforced_target_limit);
-        Self::limit(cfg, "label_limit", label, st.enforced_label_limit);
-        Self::limit(
-            cfg,
-            "label_name_length_limit",
-            name_len,
-            st.enforced_label_name_length_limit,
-        );
-        Self::limit(
-            cfg,
-            "label_value_length_limit",
-            value_len,
-            st.enforced_label_value_length_limit,
-        );
-        Self::limit(
-            cfg,
-            "keep_dropped_targets",
-            keep_dropped,
-            st.enforced_keep_dropped_targets,
-        );
-    }
-
     /// `getLowerByteSize`: the lower of the object's and the enforced body size limit.
     pub(crate) fn body_size_limit(&self, cfg: &mut Map, user: Option<&String>) {
         let enforced = self
@@ -287,30 +251,85 @@ impl Context<'_> {
         cfg.put("body_size_limit", chosen.clone());
     }
 
-    /// Native histogram fields (`addNativeHistogramConfig`, Prometheus 3 names).
-    pub(crate) fn native_histograms(
+    /// The spec's limits (each the lower of object and enforced value), body size limit
+    /// (`getLowerByteSize`; a Probe's own is ignored, as the operator does), native
+    /// histogram fields (`addNativeHistogramConfig`, Prometheus 3 names) and scrape
+    /// protocols (`addScrapeProtocols`, `addFallbackScrapeProtocol` with the class's).
+    pub(crate) fn scrape_settings(
+        &self,
         cfg: &mut Map,
-        scrape_native: Option<bool>,
-        bucket_limit: Option<u64>,
-        min_factor: Option<&serde_json::Value>,
-        classic: Option<bool>,
-        nhcb: Option<bool>,
+        s: ScrapeSettings<'_>,
+        class: &ScrapeClass,
+        own_body_size_limit: bool,
     ) {
-        cfg.put_opt("scrape_native_histograms", scrape_native);
-        cfg.put_opt("native_histogram_bucket_limit", bucket_limit);
-        if let Some(f) = min_factor.and_then(quantity) {
+        let st = self.settings;
+        for (key, own, enforced) in [
+            ("sample_limit", s.sample_limit, st.enforced_sample_limit),
+            ("target_limit", s.target_limit, st.enforced_target_limit),
+            ("label_limit", s.label_limit, st.enforced_label_limit),
+            (
+                "label_name_length_limit",
+                s.label_name_length_limit,
+                st.enforced_label_name_length_limit,
+            ),
+            (
+                "label_value_length_limit",
+                s.label_value_length_limit,
+                st.enforced_label_value_length_limit,
+            ),
+            (
+                "keep_dropped_targets",
+                s.keep_dropped_targets,
+                st.enforced_keep_dropped_targets,
+            ),
+        ] {
+            Self::limit(cfg, key, own, enforced);
+        }
+        cfg.put_opt("scrape_native_histograms", s.scrape_native_histograms);
+        cfg.put_opt(
+            "native_histogram_bucket_limit",
+            s.native_histogram_bucket_limit,
+        );
+        if let Some(f) = s.native_histogram_min_bucket_factor.and_then(quantity) {
             cfg.put("native_histogram_min_bucket_factor", f);
         }
-        cfg.put_opt("always_scrape_classic_histograms", classic);
-        cfg.put_opt("convert_classic_histograms_to_nhcb", nhcb);
+        cfg.put_opt(
+            "always_scrape_classic_histograms",
+            s.scrape_classic_histograms,
+        );
+        cfg.put_opt(
+            "convert_classic_histograms_to_nhcb",
+            s.convert_classic_histograms_to_nhcb,
+        );
+        if !s.scrape_protocols.is_empty() {
+            cfg.put("scrape_protocols", strings(s.scrape_protocols));
+        }
+        let fallback = s
+            .fallback_scrape_protocol
+            .or(class.fallback_scrape_protocol.as_ref());
+        cfg.put_opt("fallback_scrape_protocol", fallback.cloned());
+        let own = s.body_size_limit.filter(|_| own_body_size_limit);
+        self.body_size_limit(cfg, own);
     }
 
-    /// `addScrapeProtocols` and `addFallbackScrapeProtocol`.
-    pub(crate) fn protocols(cfg: &mut Map, protocols: &[String], fallback: Option<String>) {
-        if !protocols.is_empty() {
-            cfg.put("scrape_protocols", strings(protocols));
+    /// `metric_relabel_configs`: the class's, then the object's with the enforced
+    /// namespace label; absent when both are empty.
+    pub(crate) fn metric_relabelings(
+        &self,
+        cfg: &mut Map,
+        class: &ScrapeClass,
+        kind: Kind,
+        meta: &Meta,
+        own: &[RelabelConfig],
+    ) {
+        let mut metric = class.metric_relabelings.clone();
+        metric.extend(self.with_namespace_label(kind, &meta.namespace, &meta.name, own.to_vec()));
+        if !metric.is_empty() {
+            cfg.put(
+                "metric_relabel_configs",
+                Value::Sequence(relabelings(&metric)),
+            );
         }
-        cfg.put_opt("fallback_scrape_protocol", fallback);
     }
 
     /// The enforced namespace label rule, unless the object is excluded

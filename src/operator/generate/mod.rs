@@ -67,7 +67,10 @@ impl Kind {
         }
     }
     /// The block's (selector, namespace selector) for this kind.
-    fn selectors(self, s: &OperatorConfig) -> (Option<&LabelSelector>, Option<&LabelSelector>) {
+    pub(crate) fn selectors(
+        self,
+        s: &OperatorConfig,
+    ) -> (Option<&LabelSelector>, Option<&LabelSelector>) {
         match self {
             Kind::ServiceMonitor => (
                 s.service_monitor_selector.as_ref(),

@@ -120,32 +120,7 @@ pub(super) fn generate(ctx: &Context<'_>, meta: &Meta, spec: &ProbeSpec) -> Resu
     if !params.0.is_empty() {
         cfg.put("params", params);
     }
-    ctx.limits(
-        &mut cfg,
-        spec.sample_limit,
-        spec.target_limit,
-        spec.label_limit,
-        spec.label_name_length_limit,
-        spec.label_value_length_limit,
-        spec.keep_dropped_targets,
-    );
-    Context::native_histograms(
-        &mut cfg,
-        spec.scrape_native_histograms,
-        spec.native_histogram_bucket_limit,
-        spec.native_histogram_min_bucket_factor.as_ref(),
-        spec.scrape_classic_histograms,
-        spec.convert_classic_histograms_to_nhcb,
-    );
-    Context::protocols(
-        &mut cfg,
-        &spec.scrape_protocols,
-        spec.fallback_scrape_protocol
-            .clone()
-            .or(class.fallback_scrape_protocol.clone()),
-    );
-    // Probes take only the enforced body size limit, as the operator does.
-    ctx.body_size_limit(&mut cfg, None);
+    ctx.scrape_settings(&mut cfg, spec.scrape_settings(), &class, false);
 
     let mut rl = init_relabelings();
     if !spec.job_name.is_empty() {
@@ -266,18 +241,12 @@ pub(super) fn generate(ctx: &Context<'_>, meta: &Meta, spec: &ProbeSpec) -> Resu
         merge_authorization(spec.authorization.as_ref(), &class).as_ref(),
     )
     .map_err(|r| r.within("authorization"))?;
-    let mut metric = class.metric_relabelings.clone();
-    metric.extend(ctx.with_namespace_label(
+    ctx.metric_relabelings(
+        &mut cfg,
+        &class,
         Kind::Probe,
-        ns,
-        &meta.name,
-        spec.metric_relabelings.clone(),
-    ));
-    if !metric.is_empty() {
-        cfg.put(
-            "metric_relabel_configs",
-            Value::Sequence(relabelings(&metric)),
-        );
-    }
+        meta,
+        &spec.metric_relabelings,
+    );
     Ok(cfg.into())
 }

@@ -122,13 +122,6 @@ pub(super) fn generate(
     cfg.put_opt("enable_http2", spec.enable_http2);
     cfg.put_opt("scrape_interval", spec.scrape_interval.clone());
     cfg.put_opt("scrape_timeout", spec.scrape_timeout.clone());
-    Context::protocols(
-        &mut cfg,
-        &spec.scrape_protocols,
-        spec.fallback_scrape_protocol
-            .clone()
-            .or(class.fallback_scrape_protocol.clone()),
-    );
     cfg.put_opt("scheme", spec.scheme.as_ref().map(|s| s.to_lowercase()));
     Context::proxy(
         &mut cfg,
@@ -150,24 +143,7 @@ pub(super) fn generate(
         merge_tls(spec.tls_config.as_ref(), &class).as_ref(),
     )
     .map_err(|r| r.within("tlsConfig"))?;
-    ctx.limits(
-        &mut cfg,
-        spec.sample_limit,
-        spec.target_limit,
-        spec.label_limit,
-        spec.label_name_length_limit,
-        spec.label_value_length_limit,
-        spec.keep_dropped_targets,
-    );
-    Context::native_histograms(
-        &mut cfg,
-        spec.scrape_native_histograms,
-        spec.native_histogram_bucket_limit,
-        spec.native_histogram_min_bucket_factor.as_ref(),
-        spec.scrape_classic_histograms,
-        spec.convert_classic_histograms_to_nhcb,
-    );
-    ctx.body_size_limit(&mut cfg, spec.body_size_limit.as_ref());
+    ctx.scrape_settings(&mut cfg, spec.scrape_settings(), &class, true);
 
     if !spec.static_configs.is_empty() {
         let list = spec
@@ -289,19 +265,13 @@ pub(super) fn generate(
         rl.extend(relabelings(&own));
     }
     cfg.put("relabel_configs", Value::Sequence(rl));
-    let mut metric = class.metric_relabelings.clone();
-    metric.extend(ctx.with_namespace_label(
+    ctx.metric_relabelings(
+        &mut cfg,
+        &class,
         Kind::ScrapeConfig,
-        ns,
-        &meta.name,
-        spec.metric_relabelings.clone(),
-    ));
-    if !metric.is_empty() {
-        cfg.put(
-            "metric_relabel_configs",
-            Value::Sequence(relabelings(&metric)),
-        );
-    }
+        meta,
+        &spec.metric_relabelings,
+    );
     cfg.put_opt(
         "metric_name_validation_scheme",
         spec.name_validation_scheme

@@ -289,44 +289,14 @@ fn endpoint_job(
     rl.extend(relabelings(&own));
     cfg.put("relabel_configs", Value::Sequence(rl));
 
-    ctx.limits(
+    ctx.scrape_settings(&mut cfg, spec.scrape_settings(), &class, true);
+    ctx.metric_relabelings(
         &mut cfg,
-        spec.sample_limit,
-        spec.target_limit,
-        spec.label_limit,
-        spec.label_name_length_limit,
-        spec.label_value_length_limit,
-        spec.keep_dropped_targets,
-    );
-    Context::native_histograms(
-        &mut cfg,
-        spec.scrape_native_histograms,
-        spec.native_histogram_bucket_limit,
-        spec.native_histogram_min_bucket_factor.as_ref(),
-        spec.scrape_classic_histograms,
-        spec.convert_classic_histograms_to_nhcb,
-    );
-    Context::protocols(
-        &mut cfg,
-        &spec.scrape_protocols,
-        spec.fallback_scrape_protocol
-            .clone()
-            .or(class.fallback_scrape_protocol.clone()),
-    );
-    ctx.body_size_limit(&mut cfg, spec.body_size_limit.as_ref());
-    let mut metric = class.metric_relabelings.clone();
-    metric.extend(ctx.with_namespace_label(
+        &class,
         Kind::ServiceMonitor,
-        ns,
-        &meta.name,
-        ep.metric_relabelings.clone(),
-    ));
-    if !metric.is_empty() {
-        cfg.put(
-            "metric_relabel_configs",
-            Value::Sequence(relabelings(&metric)),
-        );
-    }
+        meta,
+        &ep.metric_relabelings,
+    );
     Ok(cfg.into())
 }
 
