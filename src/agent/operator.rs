@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::config::{Config, OperatorConfig};
 use crate::discovery::DiscoveryMetrics;
-use crate::operator::{self, Generation, Inputs, KindState, ObjectStatus, Watches};
+use crate::operator::{self, Inputs, KindState, ObjectStatus, Watches};
 
 /// How long changes are gathered before one regeneration (a `kubectl apply` of many
 /// objects lands as one change).
@@ -56,11 +56,10 @@ impl OperatorMetrics {
         m
     }
 
-    fn record(&self, g: &Generation) {
+    fn record(&self, objects: &[ObjectStatus]) {
         for kind in operator::Kind::ALL {
             for state in ["accepted", "rejected"] {
-                let n = g
-                    .objects
+                let n = objects
                     .iter()
                     .filter(|o| o.kind == kind && o.state == state)
                     .count();
@@ -142,7 +141,7 @@ impl OperatorJobs {
         rejected: &[(String, String)],
     ) -> (Arc<Config>, Arc<Config>) {
         let (Some(settings), Some(w)) = (&self.settings, &self.watches) else {
-            self.publish(OperatorReport::default(), None);
+            self.publish(OperatorReport::default(), false);
             return (Arc::new(file.clone()), Arc::new(file.clone()));
         };
         let snapshot = w.snapshot();
@@ -180,11 +179,11 @@ impl OperatorJobs {
             .filter(|o| o.state == "accepted")
             .flat_map(|o| &o.jobs)
             .collect();
-        let jobs: Vec<_> = generation
-            .jobs
-            .iter()
+        // Moved, not cloned: thousands of jobs are megabytes.
+        let jobs: Vec<_> = std::mem::take(&mut generation.jobs)
+            .into_iter()
             .filter(|j| kept.contains(&j.job_name))
-            .cloned()
+            .map(Arc::new)
             .collect();
         let mut merged = file.clone();
         merged.scrape_configs.extend(jobs);
@@ -199,9 +198,10 @@ impl OperatorJobs {
             for job in shown
                 .scrape_configs
                 .iter_mut()
-                .filter(|j| !file_jobs.contains(&j.job_name))
+                .filter(|j| !file_jobs.contains(&j.job_name) && operator::shows_secret_user(j))
             {
-                operator::redact_for_display(job);
+                // Copies only these jobs: the others stay shared with `merged`.
+                operator::redact_for_display(Arc::make_mut(job));
             }
             Arc::new(shown)
         } else {
@@ -212,15 +212,17 @@ impl OperatorJobs {
             namespace: snapshot.own_namespace.clone(),
             kinds: snapshot.kinds.clone(),
             jobs: merged.scrape_configs.len() - file.scrape_configs.len(),
-            objects: generation.objects.clone(),
+            objects: generation.objects,
         };
-        self.publish(report, Some(&generation));
+        self.publish(report, true);
         (merged, shown)
     }
 
-    fn publish(&self, report: OperatorReport, g: Option<&Generation>) {
-        if let Some(g) = g {
-            self.metrics.record(g);
+    /// Makes `report` the current one; `generated` when it comes from a generation (the
+    /// object counts are then recorded).
+    fn publish(&self, report: OperatorReport, generated: bool) {
+        if generated {
+            self.metrics.record(&report.objects);
         }
         if let Ok(mut r) = self.report.write() {
             log_changes(&r, &report);

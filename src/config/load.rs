@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -46,7 +47,7 @@ pub(crate) fn load_str_with_env(
     let mut jobs: Vec<(ScrapeConfig, Source<'_>, usize)> = std::mem::take(&mut cfg.scrape_configs)
         .into_iter()
         .enumerate()
-        .map(|(i, sc)| (sc, main.clone(), i))
+        .map(|(i, sc)| (Arc::unwrap_or_clone(sc), main.clone(), i))
         .collect();
     let extra = read_scrape_config_files(&mut cfg, dir)?;
     for (file, text) in &extra {
@@ -126,7 +127,7 @@ pub(crate) fn load_str_with_env(
         .into_iter()
         .map(|(mut sc, src, _)| {
             resolve::set_job_directory(&mut sc, src.file.parent().unwrap_or(Path::new("")));
-            sc
+            Arc::new(sc)
         })
         .collect();
     resolve::apply_defaults(&mut cfg, dir, &mut warnings);

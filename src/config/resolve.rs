@@ -2,6 +2,7 @@
 //! paths against the config file's directory, and collecting warnings. Runs after the checks.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::http::HttpClientConfig;
@@ -17,7 +18,7 @@ pub(crate) fn apply_defaults(cfg: &mut Config, dir: &Path, warnings: &mut Vec<St
     resolve_global(&mut cfg.global, dir);
     let g = cfg.global.clone();
     for sc in &mut cfg.scrape_configs {
-        resolve_scrape(sc, &g);
+        resolve_scrape(Arc::make_mut(sc), &g);
     }
     for rw in &mut cfg.remote_write {
         resolve_remote_write(rw, dir);

@@ -9,6 +9,7 @@
 //! built by hand (e.g. in tests) may leave them `None`; the accessors apply the defaults.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -24,9 +25,10 @@ pub struct Config {
     /// Defaults for every scrape config, and external labels.
     #[serde(default)]
     pub global: GlobalConfig,
-    /// One entry per job; after loading, also the jobs of `scrape_config_files`.
+    /// One entry per job; after loading, also the jobs of `scrape_config_files`. Shared:
+    /// the scrape pools hold the same jobs (thousands when generated from operator objects).
     #[serde(default)]
-    pub scrape_configs: Vec<ScrapeConfig>,
+    pub scrape_configs: Vec<Arc<ScrapeConfig>>,
     /// Globs of files holding more `scrape_configs` (after loading: resolved paths).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scrape_config_files: Vec<String>,

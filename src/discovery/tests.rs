@@ -371,9 +371,9 @@ async fn manager_publishes_static_groups_per_job() {
     let mut rx = mgr.subscribe();
     let cfg = Config {
         scrape_configs: vec![
-            static_job("a", &["a:1", "a:2"]),
-            static_job("b", &["b:1"]),
-            job("empty"),
+            static_job("a", &["a:1", "a:2"]).into(),
+            static_job("b", &["b:1"]).into(),
+            job("empty").into(),
         ],
         ..Default::default()
     };
@@ -425,9 +425,9 @@ async fn manager_reload_keeps_unchanged_providers_and_swaps_changed_ones() {
     let mut rx = mgr.subscribe();
     let cfg1 = Config {
         scrape_configs: vec![
-            http_job.clone(),
-            file_job.clone(),
-            static_job("old", &["o:1"]),
+            http_job.clone().into(),
+            file_job.clone().into(),
+            static_job("old", &["o:1"]).into(),
         ],
         ..Default::default()
     };
@@ -445,9 +445,9 @@ async fn manager_reload_keeps_unchanged_providers_and_swaps_changed_ones() {
     // applied twice changes nothing.
     let cfg2 = Config {
         scrape_configs: vec![
-            http_job.clone(),
-            file_job.clone(),
-            static_job("new", &["n:1"]),
+            http_job.clone().into(),
+            file_job.clone().into(),
+            static_job("new", &["n:1"]).into(),
         ],
         ..Default::default()
     };
@@ -467,7 +467,7 @@ async fn manager_reload_keeps_unchanged_providers_and_swaps_changed_ones() {
     let mut changed = http_job.clone();
     changed.http_sd_configs[0].refresh_interval = Some(PromDuration(Duration::from_secs(1800)));
     let cfg3 = Config {
-        scrape_configs: vec![changed, file_job],
+        scrape_configs: vec![changed.into(), file_job.into()],
         ..Default::default()
     };
     mgr.apply_config(&cfg3).unwrap();
@@ -492,7 +492,7 @@ async fn manager_reports_providers_it_cannot_start() {
         ..static_job("mixed", &["s:1"])
     };
     let cfg = Config {
-        scrape_configs: vec![bad],
+        scrape_configs: vec![bad.into()],
         ..Default::default()
     };
     let err = mgr.apply_config(&cfg).unwrap_err();
@@ -519,7 +519,7 @@ async fn manager_keeps_other_providers_groups_when_one_of_a_job_changes() {
     let mgr = Manager::new(fast(), metrics());
     let mut rx = mgr.subscribe();
     let cfg = Config {
-        scrape_configs: vec![mixed, static_job("other", &["o:1"])],
+        scrape_configs: vec![mixed.into(), static_job("other", &["o:1"]).into()],
         ..Default::default()
     };
     mgr.apply_config(&cfg).unwrap();
@@ -562,7 +562,7 @@ async fn equal_configs_of_different_jobs_share_one_provider() {
     let mgr = Manager::new(fast(), metrics());
     let mut rx = mgr.subscribe();
     let cfg = Config {
-        scrape_configs: jobs,
+        scrape_configs: jobs.into_iter().map(Arc::new).collect(),
         ..Default::default()
     };
     mgr.apply_config(&cfg).unwrap();

@@ -1,8 +1,8 @@
 //! Fetching a target's exposition over HTTP, behind the [`Scraper`] seam tests replace.
 
 use std::io::Write;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
@@ -14,7 +14,7 @@ use crate::http_client::{
 };
 
 use super::error::ScrapeError;
-use super::http1::{Http1Error, Http1Target, Outcome};
+use super::http1::{self, Http1Error, Http1Target, Outcome};
 use super::target::Target;
 
 /// Fetches one target's body.
@@ -121,16 +121,63 @@ impl ScraperFactory for HttpScraperFactory {
         let accept = accept_header(&cfg.scrape_protocols(), escaping_scheme(cfg))?;
         let body_size_limit = cfg.body_size_limit();
         let compression = cfg.enable_compression.unwrap_or(true);
+        // Targets of a job nearly always share one timeout, hence one set of headers.
+        let last: Mutex<Option<Arc<RequestHeaders>>> = Mutex::new(None);
         Ok(Box::new(move |t: &Target| {
-            let opts = HttpScraperOptions {
-                url: t.url.clone(),
-                accept: accept.clone(),
-                timeout: t.timeout,
-                body_size_limit,
-                compression,
+            let mut last = last.lock().unwrap_or_else(PoisonError::into_inner);
+            let headers = match &*last {
+                Some(h) if h.timeout == t.timeout => Arc::clone(h),
+                _ => {
+                    let h = Arc::new(RequestHeaders::new(&accept, t.timeout, compression)?);
+                    *last = Some(Arc::clone(&h));
+                    h
+                }
             };
-            Ok(Arc::new(HttpScraper::new(client.clone(), opts)?) as Arc<dyn Scraper>)
+            drop(last);
+            let scraper =
+                HttpScraper::with_headers(client.clone(), &t.url, headers, body_size_limit)?;
+            Ok(Arc::new(scraper) as Arc<dyn Scraper>)
         }))
+    }
+}
+
+/// The request headers of a scrape, shared by the targets of a job that have the same
+/// timeout.
+#[derive(Debug)]
+pub struct RequestHeaders {
+    accept: HeaderValue,
+    timeout_header: HeaderValue,
+    accept_encoding: HeaderValue,
+    timeout: Duration,
+    /// The same, rendered for the kept-alive HTTP/1.1 path.
+    direct: Arc<[u8]>,
+}
+
+impl RequestHeaders {
+    /// Headers announcing `accept`, the scrape `timeout` and gzip (or `identity`).
+    pub fn new(accept: &str, timeout: Duration, compression: bool) -> Result<Self, ClientError> {
+        let invalid = |reason: String| ClientError::Url {
+            url: String::new(),
+            reason,
+        };
+        let timeout_secs = format!("{}", timeout.as_secs_f64());
+        let encoding = if compression { "gzip" } else { "identity" };
+        let user_agent = default_user_agent();
+        // The headers the reqwest path sends (its client sets `User-Agent`).
+        let direct = http1::common_head(&[
+            ("User-Agent", user_agent.as_str()),
+            ("Accept", accept),
+            ("Accept-Encoding", encoding),
+            ("X-Prometheus-Scrape-Timeout-Seconds", timeout_secs.as_str()),
+        ]);
+        Ok(RequestHeaders {
+            accept: HeaderValue::from_str(accept).map_err(|e| invalid(e.to_string()))?,
+            timeout_header: HeaderValue::from_str(&timeout_secs)
+                .map_err(|e| invalid(e.to_string()))?,
+            accept_encoding: HeaderValue::from_static(encoding),
+            timeout,
+            direct,
+        })
     }
 }
 
@@ -142,13 +189,11 @@ pub struct HttpScraper {
     direct: Option<Http1Target>,
     /// Set once the target redirected: `direct` is no longer used.
     redirected: AtomicBool,
-    url: String,
-    /// `url` without its password, for errors (shown in the targets API and logs).
-    shown_url: String,
-    accept: HeaderValue,
-    timeout_header: HeaderValue,
-    accept_encoding: HeaderValue,
-    timeout: Duration,
+    url: Box<str>,
+    /// `url` without its password, for errors (shown in the targets API and logs), when
+    /// it differs from `url`.
+    redacted_url: Option<Box<str>>,
+    headers: Arc<RequestHeaders>,
     /// 0 = none.
     body_size_limit: u64,
 }
@@ -171,44 +216,51 @@ pub struct HttpScraperOptions {
 impl HttpScraper {
     /// A scraper using `client` (shared by the job's targets).
     pub fn new(client: HttpClient, opts: HttpScraperOptions) -> Result<Self, ClientError> {
-        let url_err = |reason: String| ClientError::Url {
-            url: redact_url(&opts.url),
-            reason,
-        };
-        let parsed = reqwest::Url::parse(&opts.url).map_err(|e| url_err(e.to_string()))?;
+        let headers = RequestHeaders::new(&opts.accept, opts.timeout, opts.compression).map_err(
+            |e| match e {
+                ClientError::Url { reason, .. } => ClientError::Url {
+                    url: redact_url(&opts.url),
+                    reason,
+                },
+                e => e,
+            },
+        )?;
+        Self::with_headers(client, &opts.url, Arc::new(headers), opts.body_size_limit)
+    }
+
+    /// A scraper of `url` sending `headers` (shared with the job's other targets).
+    pub fn with_headers(
+        client: HttpClient,
+        url: &str,
+        headers: Arc<RequestHeaders>,
+        body_size_limit: u64,
+    ) -> Result<Self, ClientError> {
+        let parsed = reqwest::Url::parse(url).map_err(|e| ClientError::Url {
+            url: redact_url(url),
+            reason: e.to_string(),
+        })?;
         let url = parsed.to_string();
-        let accept = HeaderValue::from_str(&opts.accept).map_err(|e| url_err(e.to_string()))?;
-        let timeout_secs = format!("{}", opts.timeout.as_secs_f64());
-        let timeout_header =
-            HeaderValue::from_str(&timeout_secs).map_err(|e| url_err(e.to_string()))?;
-        let user_agent = default_user_agent();
-        let encoding = if opts.compression { "gzip" } else { "identity" };
-        // The same headers as the reqwest path, which adds `Accept-Encoding` itself.
         let direct = (!client.proxied())
-            .then(|| {
-                Http1Target::new(
-                    &parsed,
-                    &[
-                        ("User-Agent", user_agent.as_str()),
-                        ("Accept", opts.accept.as_str()),
-                        ("Accept-Encoding", encoding),
-                        ("X-Prometheus-Scrape-Timeout-Seconds", timeout_secs.as_str()),
-                    ],
-                )
-            })
+            .then(|| Http1Target::with_common(&parsed, Arc::clone(&headers.direct)))
             .flatten();
+        let redacted = redact_url(&url);
         Ok(HttpScraper {
             client,
             direct,
             redirected: AtomicBool::new(false),
-            shown_url: redact_url(&url),
-            url,
-            accept,
-            timeout_header,
-            accept_encoding: HeaderValue::from_static(encoding),
-            timeout: opts.timeout,
-            body_size_limit: opts.body_size_limit,
+            redacted_url: (redacted != url).then(|| redacted.into_boxed_str()),
+            url: url.into_boxed_str(),
+            headers,
+            body_size_limit,
         })
+    }
+
+    /// The URL as errors show it (no password).
+    fn shown_url(&self) -> String {
+        self.redacted_url
+            .as_deref()
+            .unwrap_or(&self.url)
+            .to_string()
     }
 
     async fn fetch(&self, body: &mut Vec<u8>) -> Result<Option<String>, ScrapeError> {
@@ -233,7 +285,7 @@ impl HttpScraper {
         body: &mut Vec<u8>,
     ) -> Result<Option<Option<String>>, ScrapeError> {
         let req_err = |message: String| ScrapeError::Request {
-            url: self.shown_url.clone(),
+            url: self.shown_url(),
             message,
         };
         let auth = self
@@ -286,18 +338,18 @@ impl HttpScraper {
     async fn fetch_general(&self, body: &mut Vec<u8>) -> Result<Option<String>, ScrapeError> {
         body.clear();
         let req_err = |e: &dyn std::error::Error| ScrapeError::Request {
-            url: self.shown_url.clone(),
+            url: self.shown_url(),
             message: error_chain(e),
         };
         let mut resp = self
             .client
             .get(&self.url)
             .map_err(|e| req_err(&e))?
-            .header(ACCEPT, self.accept.clone())
-            .header(ACCEPT_ENCODING, self.accept_encoding.clone())
+            .header(ACCEPT, self.headers.accept.clone())
+            .header(ACCEPT_ENCODING, self.headers.accept_encoding.clone())
             .header(
                 "X-Prometheus-Scrape-Timeout-Seconds",
-                self.timeout_header.clone(),
+                self.headers.timeout_header.clone(),
             )
             .send()
             .await
@@ -355,11 +407,11 @@ impl Scraper for HttpScraper {
         body: &'a mut Vec<u8>,
     ) -> BoxFuture<'a, Result<Option<String>, ScrapeError>> {
         Box::pin(async move {
-            match tokio::time::timeout(self.timeout, self.fetch(body)).await {
+            match tokio::time::timeout(self.headers.timeout, self.fetch(body)).await {
                 Ok(r) => r,
                 Err(_) => Err(ScrapeError::Timeout {
-                    url: self.shown_url.clone(),
-                    timeout: self.timeout,
+                    url: self.shown_url(),
+                    timeout: self.headers.timeout,
                 }),
             }
         })

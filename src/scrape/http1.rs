@@ -15,7 +15,7 @@
 
 use std::io::Write as _;
 use std::net::SocketAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use http::HeaderValue;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -27,6 +27,9 @@ const MAX_HEAD: usize = 64 << 10;
 const MAX_HEADERS: usize = 100;
 /// Bytes asked of the socket per read when the size is unknown.
 const READ_CHUNK: usize = 64 << 10;
+/// First reservation for a response head: most heads fit, and a scrape waiting for its
+/// answer (thousands at once when many loops start together) pins no more than this.
+const HEAD_CHUNK: usize = 4 << 10;
 /// Largest buffer reserved up front from a Content-Length.
 const MAX_PRESIZE: u64 = 16 << 20;
 
@@ -69,8 +72,11 @@ enum Address {
 #[derive(Debug)]
 pub(crate) struct Http1Target {
     address: Address,
-    /// The request head up to, not including, `Authorization` and the final CRLF.
-    head: Vec<u8>,
+    /// The request line and `Host` of this target.
+    head: Box<[u8]>,
+    /// The headers every target of the job sends (shared: a job's thousands of targets
+    /// would otherwise each hold the same long `Accept`).
+    common: Arc<[u8]>,
     /// The idle connection; taken for a fetch and put back only after a complete response
     /// that allows reuse (a fetch dropped by its timeout drops the connection).
     idle: Mutex<Option<TcpStream>>,
@@ -79,7 +85,13 @@ pub(crate) struct Http1Target {
 impl Http1Target {
     /// A target for `url` if this path can fetch it: `http`, no userinfo (reqwest turns it
     /// into basic auth). `headers` are sent with every request, in order.
+    #[cfg(test)]
     pub fn new(url: &url::Url, headers: &[(&str, &str)]) -> Option<Http1Target> {
+        Self::with_common(url, common_head(headers))
+    }
+
+    /// As `new`, with the headers already rendered by [`common_head`].
+    pub fn with_common(url: &url::Url, common: Arc<[u8]>) -> Option<Http1Target> {
         if url.scheme() != "http" || !url.username().is_empty() || url.password().is_some() {
             return None;
         }
@@ -90,19 +102,17 @@ impl Http1Target {
             url::Host::Domain(d) => Address::Name(d.to_owned(), port),
         };
         let host = url.host_str()?;
-        let mut head = Vec::with_capacity(256);
+        let mut head = Vec::with_capacity(64);
         let path = &url[url::Position::BeforePath..url::Position::AfterQuery];
         let _ = write!(head, "GET {path} HTTP/1.1\r\nHost: {host}");
         if url.port().is_some() {
             let _ = write!(head, ":{port}");
         }
         head.extend_from_slice(b"\r\n");
-        for (name, value) in headers {
-            let _ = write!(head, "{name}: {value}\r\n");
-        }
         Some(Http1Target {
             address,
-            head,
+            head: head.into_boxed_slice(),
+            common,
             idle: Mutex::new(None),
         })
     }
@@ -134,8 +144,9 @@ impl Http1Target {
         body: &mut Vec<u8>,
         limit: u64,
     ) -> Result<Outcome, Http1Error> {
-        let mut request = Vec::with_capacity(self.head.len() + 64);
+        let mut request = Vec::with_capacity(self.head.len() + self.common.len() + 64);
         request.extend_from_slice(&self.head);
+        request.extend_from_slice(&self.common);
         if let Some(a) = authorization {
             request.extend_from_slice(b"Authorization: ");
             request.extend_from_slice(a.as_bytes());
@@ -171,6 +182,15 @@ impl Http1Target {
     }
 }
 
+/// `headers` rendered as request header lines, for [`Http1Target::with_common`].
+pub fn common_head(headers: &[(&str, &str)]) -> Arc<[u8]> {
+    let mut out = Vec::new();
+    for (name, value) in headers {
+        let _ = write!(out, "{name}: {value}\r\n");
+    }
+    out.into()
+}
+
 /// A failed exchange: before any response byte (retryable on a reused connection), or not.
 enum Failure {
     BeforeResponse(Http1Error),
@@ -204,7 +224,8 @@ async fn exchange(
         .map_err(|e| Failure::BeforeResponse(io("write request", e)))?;
     let head = loop {
         if body.len() == body.capacity() {
-            body.reserve(READ_CHUNK.min(MAX_HEAD));
+            // Doubles from HEAD_CHUNK: a large head costs a few more reads, not memory.
+            body.reserve(body.capacity().clamp(HEAD_CHUNK, READ_CHUNK));
         }
         let n = stream.read_buf(body).await.map_err(|e| {
             let e = io("read response", e);

@@ -26,6 +26,9 @@ pub struct ScrapePlan {
     retune: BTreeMap<String, Retune>,
     /// Every job of the new config.
     wanted: std::collections::BTreeSet<String>,
+    /// Unchanged jobs: their pools take the new config's (equal) copy, so one copy of
+    /// each job is kept, not one per reload.
+    same: Vec<Arc<ScrapeConfig>>,
 }
 
 /// Target groups per job, as discovery publishes them.
@@ -121,7 +124,7 @@ impl Manager {
         for sc in &cfg.scrape_configs {
             let job = sc.job_name.clone();
             match state.pools.get(&sc.job_name) {
-                Some(p) if p.config() == sc => {}
+                Some(p) if p.config() == &**sc => plan.same.push(Arc::clone(sc)),
                 Some(p) => match p.prepare_retune(sc, self.factory.as_ref())? {
                     Some(r) => {
                         plan.retune.insert(job, r);
@@ -152,8 +155,14 @@ impl Manager {
             fresh,
             retune,
             wanted,
+            same,
         } = plan;
         let mut state = self.state.lock().await;
+        for cfg in same {
+            if let Some(pool) = state.pools.get_mut(&cfg.job_name) {
+                pool.adopt_config(cfg);
+            }
+        }
         for (job, r) in retune {
             if let Some(pool) = state.pools.get_mut(&job) {
                 pool.retune(r);
@@ -180,9 +189,9 @@ impl Manager {
         self.publish(&state);
     }
 
-    fn new_pool(&self, sc: &ScrapeConfig) -> Result<ScrapePool, PoolError> {
+    fn new_pool(&self, sc: &Arc<ScrapeConfig>) -> Result<ScrapePool, PoolError> {
         ScrapePool::new(
-            Arc::new(sc.clone()),
+            Arc::clone(sc),
             self.factory.as_ref(),
             self.deps.clone(),
             self.metrics.job(&sc.job_name),

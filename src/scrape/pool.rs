@@ -296,7 +296,7 @@ impl ScrapePool {
     /// loops. No side effect: [`ScrapePool::retune`] applies it.
     pub fn prepare_retune(
         &self,
-        cfg: &ScrapeConfig,
+        cfg: &Arc<ScrapeConfig>,
         factory: &dyn ScraperFactory,
     ) -> Result<Option<Retune>, PoolError> {
         if !same_series(&self.cfg, cfg) {
@@ -307,19 +307,24 @@ impl ScrapePool {
             source,
         })?;
         Ok(Some(Retune {
-            cfg: Arc::new(cfg.clone()),
+            cfg: Arc::clone(cfg),
             scrapers,
         }))
+    }
+
+    /// Makes `cfg` the config of the pool and its targets' views; loops are not touched.
+    pub fn adopt_config(&mut self, cfg: Arc<ScrapeConfig>) {
+        self.cfg = cfg;
+        for running in self.running.values_mut() {
+            running.view.cfg = Arc::clone(&self.cfg);
+        }
     }
 
     /// Gives every loop the new client and limits; loops and caches stay, so nothing is
     /// marked stale. A target whose scraper cannot be made keeps its old one (logged).
     pub fn retune(&mut self, r: Retune) {
-        self.cfg = r.cfg;
+        self.adopt_config(r.cfg);
         self.scrapers = r.scrapers;
-        for running in self.running.values_mut() {
-            running.view.cfg = Arc::clone(&self.cfg);
-        }
         for running in self.running.values() {
             match (self.scrapers)(&running.view.target) {
                 Ok(scraper) => {

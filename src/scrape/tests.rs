@@ -218,7 +218,7 @@ async fn wait_for(what: &str, f: impl FnMut() -> bool) {
 async fn started(h: &Harness, cfg: ScrapeConfig, addrs: &[&str]) {
     let name = cfg.job_name.clone();
     let config = Config {
-        scrape_configs: vec![cfg],
+        scrape_configs: vec![cfg.into()],
         ..Default::default()
     };
     h.manager.apply_config(&config).await.unwrap();
@@ -361,11 +361,12 @@ async fn reload_keeps_unchanged_jobs_and_rebuilds_changed_ones() {
     h.fakes.get("http://b:1/metrics").push(Ok("m 2\n"));
     let both = |b_interval: u64| Config {
         scrape_configs: vec![
-            job("ja"),
+            job("ja").into(),
             ScrapeConfig {
                 scrape_interval: Some(PromDuration(Duration::from_secs(b_interval))),
                 ..job("jb")
-            },
+            }
+            .into(),
         ],
         ..Default::default()
     };

@@ -21,14 +21,21 @@ impl Prometheus {
     /// Starts Prometheus, or returns `None` (after printing why) when the binary is
     /// missing outside CI.
     pub async fn start() -> Option<Prometheus> {
+        // No scrape jobs: everything it stores comes from shoal.
+        Self::start_with_config("global:\n  scrape_interval: 1m\n").await
+    }
+
+    /// Starts Prometheus on `config` (a whole `prometheus.yml`), or `None` as [`start`].
+    ///
+    /// [`start`]: Prometheus::start
+    pub async fn start_with_config(config_text: &str) -> Option<Prometheus> {
         let bin = require_binary("prometheus", "prometheus")?;
         let dir = tempfile::Builder::new()
             .prefix("prometheus-test")
             .tempdir()
             .expect("temp dir");
         let config = dir.path().join("prometheus.yml");
-        // No scrape jobs: everything it stores comes from shoal.
-        std::fs::write(&config, "global:\n  scrape_interval: 1m\n").expect("write config");
+        std::fs::write(&config, config_text).expect("write config");
         let tsdb = dir.path().join("tsdb");
         let addr = format!("127.0.0.1:{}", free_port("127.0.0.1"));
         let args = vec![
@@ -78,7 +85,8 @@ impl Prometheus {
         self.daemon.log()
     }
 
-    async fn api(&self, path: &str, params: &[(&str, &str)]) -> Value {
+    /// `data` of a GET of Prometheus' HTTP API (`/api/v1/targets`, ...).
+    pub async fn api(&self, path: &str, params: &[(&str, &str)]) -> Value {
         let url = format!("http://{}{path}", self.addr);
         let resp = self
             .client
