@@ -12,6 +12,7 @@
 //! - `labelSelector` (`k=v`, `k!=v`, `k`) and `fieldSelector` (`path=v`, `path!=v` on any
 //!   dotted field such as `spec.nodeName`) are applied, and every request is recorded so
 //!   tests can assert what reached the server.
+//! - `/version` answers a v1.30 server, as client-go's discovery expects.
 //! - Tests can pause event delivery, drop every open watch, and compact history.
 
 use std::collections::BTreeMap;
@@ -291,6 +292,12 @@ async fn handle(
     headers: axum::http::HeaderMap,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Response {
+    if uri.path() == "/version" {
+        // client-go asks this before using discovery.k8s.io/v1 (Prometheus' endpointslice role).
+        return axum::Json(json!({"major": "1", "minor": "30", "gitVersion": "v1.30.0",
+            "platform": "linux/amd64"}))
+        .into_response();
+    }
     let Some((plural, namespace)) = parse_path(uri.path()) else {
         return (StatusCode::NOT_FOUND, "not found").into_response();
     };
