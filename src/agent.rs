@@ -106,10 +106,13 @@ impl AgentView for View {
     }
 
     fn operator(&self) -> serde_json::Value {
-        match self.operator.read() {
-            Ok(r) => serde_json::to_value(&*r).unwrap_or_default(),
-            Err(_) => serde_json::Value::Null,
+        let Ok(mut report) = self.operator.read().map(|r| r.clone()) else {
+            return serde_json::Value::Null;
+        };
+        if let Ok(cfg) = self.config.read().map(|c| Arc::clone(&c.0)) {
+            operator::add_port_warnings(&mut report.objects, &cfg, &self.scrape);
         }
+        serde_json::to_value(&report).unwrap_or_default()
     }
 
     fn config_yaml(&self) -> String {

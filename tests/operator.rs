@@ -95,7 +95,7 @@ fn objects(api: &KubeApi, web: u16) {
                 "podMetricsEndpoints": [{"port": "metrics",
                     "relabelings": [{"sourceLabels": ["__address__"], "regex": "([a-z", "action": "keep"}]}]}}),
     );
-    // Unknown port: accepted, but selects no target (as in Prometheus).
+    // Unknown port: accepted, selects no target (as with the operator), and is warned about.
     api.apply(
         "podmonitors",
         json!({"apiVersion": "monitoring.coreos.com/v1", "kind": "PodMonitor",
@@ -273,6 +273,30 @@ async fn monitors_become_targets_with_the_operators_labels_and_secrets_stay_hidd
     let bad = wait_state(&shoal, "PodMonitor", "bad-regex", "rejected").await;
     assert_eq!(bad["category"], "invalid", "{bad}");
     wait_state(&shoal, "PodMonitor", "no-port", "accepted").await;
+    // Accepted as the operator does, but reported: no discovered pod has that port.
+    let warned = wait_for_async(WITHIN, || async {
+        operator_object(&shoal, "PodMonitor", "no-port")
+            .await
+            .is_some_and(|o| {
+                o["warnings"][0].as_str().is_some_and(|w| {
+                    w.contains("podMonitor/apps/no-port/0")
+                        && w.contains(r#"port "nope""#)
+                        && w.contains(r#""metrics""#)
+                })
+            })
+    })
+    .await;
+    assert!(
+        warned,
+        "{:?}",
+        operator_object(&shoal, "PodMonitor", "no-port").await
+    );
+    let fine = operator_object(&shoal, "ServiceMonitor", "web")
+        .await
+        .unwrap();
+    assert!(fine.get("warnings").is_none(), "{fine}");
+    let (_, page) = shoal.get("/").await;
+    assert!(page.contains("no discovered target has port"), "{page}");
     assert!(
         operator_object(&shoal, "ServiceMonitor", "elsewhere")
             .await

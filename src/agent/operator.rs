@@ -273,3 +273,56 @@ fn log_changes(old: &OperatorReport, new: &OperatorReport) {
         }
     }
 }
+
+/// The discovered labels the operator's port rules keep on (`port`, `targetPort`,
+/// `portNumber`), for every role it generates.
+const PORT_LABELS: [&str; 4] = [
+    "__meta_kubernetes_endpoint_port_name",
+    "__meta_kubernetes_endpointslice_port_name",
+    "__meta_kubernetes_pod_container_port_name",
+    "__meta_kubernetes_pod_container_port_number",
+];
+
+/// Warns on accepted objects with a job that runs no target although discovery found
+/// some, because no discovered target has the port the object names (a typo in `port`
+/// is accepted by the operator and Prometheus alike, and silently scrapes nothing).
+pub(super) fn add_port_warnings(
+    objects: &mut [ObjectStatus],
+    cfg: &Config,
+    scrape: &crate::scrape::Manager,
+) {
+    for o in objects.iter_mut().filter(|o| o.state == "accepted") {
+        for job in &o.jobs {
+            if scrape.target_count(job) != Some(0) {
+                continue;
+            }
+            let Some(sc) = cfg.scrape_configs.iter().find(|s| &s.job_name == job) else {
+                continue;
+            };
+            for rule in &sc.relabel_configs {
+                let (Some("keep"), [label], Some(port)) = (
+                    rule.action.as_deref(),
+                    rule.source_labels.as_slice(),
+                    rule.regex.as_deref(),
+                ) else {
+                    continue;
+                };
+                if !PORT_LABELS.contains(&label.as_str()) {
+                    continue;
+                }
+                let seen = scrape.discovered_values(job, label);
+                let Ok(re) = regex::Regex::new(&format!("^(?:{port})$")) else {
+                    continue;
+                };
+                if !seen.is_empty() && !seen.iter().any(|v| re.is_match(v)) {
+                    let seen: Vec<_> = seen.iter().map(|v| format!("{v:?}")).collect();
+                    o.warnings.push(format!(
+                        "{job}: no discovered target has port {port:?} \
+                         ({label} is {}), so the job has no target",
+                        seen.join(", ")
+                    ));
+                }
+            }
+        }
+    }
+}

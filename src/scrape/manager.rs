@@ -1,6 +1,6 @@
 //! The scrape manager: one pool per job, rebuilt on config changes, fed by discovery.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use tokio::sync::{Mutex, watch};
@@ -261,6 +261,25 @@ impl Manager {
                 .extend(v.dropped.labels().map(|l| dropped_target(&l)));
         }
         snap
+    }
+
+    /// How many targets `job` has (whoever owns them), `None` for an unknown job.
+    pub fn target_count(&self, job: &str) -> Option<usize> {
+        let views = self.views.read().unwrap_or_else(PoisonError::into_inner);
+        views.get(job).map(|v| v.targets.len())
+    }
+
+    /// The values `label` takes among every target discovery gave `job`, kept or dropped
+    /// by relabeling (to explain a job without targets).
+    pub fn discovered_values(&self, job: &str, label: &str) -> BTreeSet<String> {
+        let views = self.views.read().unwrap_or_else(PoisonError::into_inner);
+        let Some(v) = views.get(job) else {
+            return BTreeSet::new();
+        };
+        let kept = v.targets.iter().map(|t| t.discovered_labels());
+        kept.chain(v.dropped.labels())
+            .filter_map(|l| l.get(label).map(str::to_string))
+            .collect()
     }
 
     /// Targets per owner of their current slot, as this peer computes it.

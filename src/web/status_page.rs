@@ -262,23 +262,30 @@ fn render_operator(h: &mut String, op: &Value) {
     );
     for o in objects {
         let s = |f: &str| o.get(f).and_then(Value::as_str).unwrap_or("");
+        let list = |f: &str| {
+            o.get(f)
+                .and_then(Value::as_array)
+                .map(|j| j.iter().filter_map(Value::as_str).collect::<Vec<_>>())
+                .unwrap_or_default()
+        };
+        let warnings = list("warnings");
         let detail = if s("state") == "rejected" {
             s("reason").to_string()
+        } else if warnings.is_empty() {
+            list("jobs").join(", ")
         } else {
-            o.get("jobs")
-                .and_then(Value::as_array)
-                .map(|j| {
-                    j.iter()
-                        .filter_map(Value::as_str)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                })
-                .unwrap_or_default()
+            format!(
+                "{} (warning: {})",
+                list("jobs").join(", "),
+                warnings.join("; ")
+            )
         };
         let class = if s("state") == "rejected" {
             "down"
-        } else {
+        } else if warnings.is_empty() {
             "up"
+        } else {
+            "unknown"
         };
         let _ = write!(
             h,

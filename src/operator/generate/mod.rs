@@ -193,6 +193,10 @@ pub struct ObjectStatus {
     pub reason: String,
     /// The jobs it produced.
     pub jobs: Vec<String>,
+    /// What looks wrong in an accepted object once its jobs run (a port no discovered
+    /// target has); filled when the report is shown, not by generation.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// The result: jobs in order, and the fate of every selected object.
@@ -294,6 +298,7 @@ pub fn generate(inputs: &Inputs<'_>) -> Generation {
                 category: "",
                 reason: String::new(),
                 jobs: Vec::new(),
+                warnings: Vec::new(),
             };
             match built {
                 Ok(jobs) => {
