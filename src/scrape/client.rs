@@ -128,7 +128,9 @@ impl ScraperFactory for HttpScraperFactory {
             let headers = match &*last {
                 Some(h) if h.timeout == t.timeout => Arc::clone(h),
                 _ => {
-                    let h = Arc::new(RequestHeaders::new(&accept, t.timeout, compression)?);
+                    let h = RequestHeaders::new(&accept, t.timeout, compression)
+                        .map_err(|e| naming_url(e, &t.url))?;
+                    let h = Arc::new(h);
                     *last = Some(Arc::clone(&h));
                     h
                 }
@@ -181,6 +183,17 @@ impl RequestHeaders {
     }
 }
 
+/// `e` naming the target `url` (without its password): header errors know no URL.
+fn naming_url(e: ClientError, url: &str) -> ClientError {
+    match e {
+        ClientError::Url { reason, .. } => ClientError::Url {
+            url: redact_url(url),
+            reason,
+        },
+        e => e,
+    }
+}
+
 /// Scrapes one target over HTTP.
 pub struct HttpScraper {
     client: HttpClient,
@@ -216,15 +229,8 @@ pub struct HttpScraperOptions {
 impl HttpScraper {
     /// A scraper using `client` (shared by the job's targets).
     pub fn new(client: HttpClient, opts: HttpScraperOptions) -> Result<Self, ClientError> {
-        let headers = RequestHeaders::new(&opts.accept, opts.timeout, opts.compression).map_err(
-            |e| match e {
-                ClientError::Url { reason, .. } => ClientError::Url {
-                    url: redact_url(&opts.url),
-                    reason,
-                },
-                e => e,
-            },
-        )?;
+        let headers = RequestHeaders::new(&opts.accept, opts.timeout, opts.compression)
+            .map_err(|e| naming_url(e, &opts.url))?;
         Self::with_headers(client, &opts.url, Arc::new(headers), opts.body_size_limit)
     }
 
